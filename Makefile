@@ -1,0 +1,50 @@
+# The order management system's local stack and test suite.
+#   make up      install what is missing, start everything, return once every service is ready
+#   make test    make up, then run the whole test suite against the real stack
+#   make status  what runs, and whether each service is ready
+#   make down    stop everything make up started (data is kept)
+#   make clean   make down, then delete the stack's data (databases, topics, logs)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+KAFKA_LIBS := var/kafka/libs
+
+.PHONY: up down status test lint clean system-packages
+
+up: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.fetched
+	@stack/scripts/up.sh
+
+down:
+	@stack/scripts/down.sh
+
+status:
+	@stack/scripts/status.sh
+
+test: up
+	@stack/scripts/test.sh
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+clean: down
+	@stack/scripts/clean.sh
+
+system-packages:
+	@stack/scripts/system-packages.sh
+
+# The virtualenv, rebuilt when a requirements file changes.
+$(VENV)/.installed: requirements/base.txt requirements/dev.txt
+	@echo "==> installing Python packages into $(VENV)"
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements/dev.txt
+	@touch $@
+
+# The Kafka broker's jars from Maven Central, fetched again when the pom changes.
+$(KAFKA_LIBS)/.fetched: stack/kafka/pom.xml
+	@echo "==> fetching the Apache Kafka broker jars with Maven"
+	@rm -rf $(KAFKA_LIBS)
+	@mvn -q -B -f stack/kafka/pom.xml package
+	@touch $@

@@ -1,0 +1,130 @@
+"""Settings every service shares.
+
+A service's own module (config/settings/<service>.py) star-imports these and adds its name, apps,
+URLconf and database. Differences between environments come from environment variables only,
+read here through django-environ; .env.example documents each one.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    # Optional local overrides; variables already in the environment win.
+    env.read_env(BASE_DIR / ".env")
+
+# Signs sessions and tokens. The default is for the loopback-only local stack; set a real one elsewhere.
+SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-stack-only")
+# Django's debug pages; never on outside a developer's machine.
+DEBUG = env.bool("DEBUG", default=False)
+# Host names the web servers answer to.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+# Where the local stack's PostgreSQL listens; a service's DATABASE_URL defaults to its database there.
+POSTGRES_HOST = env("POSTGRES_HOST", default="127.0.0.1")
+POSTGRES_PORT = env.int("POSTGRES_PORT", default=5433)
+
+# Comma-separated Kafka bootstrap servers.
+KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
+# Replicas of each topic the project creates: 1 on the single local broker, 3 on a real cluster.
+KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", default=1)
+
+# The Celery broker (Redis). Each service's tasks go to a queue named after the service.
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6380/0")
+
+SHARED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_celery_beat",
+    "events",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+
+def service_database(service: str) -> dict:
+    """The service's own database: DATABASE_URL, else its database on the local stack.
+
+    Each service has its own database and its own role, and the role may connect to nothing else.
+    """
+    local = f"postgres://oms_{service}:oms_{service}@{POSTGRES_HOST}:{POSTGRES_PORT}/oms_{service}"
+    database = env.db("DATABASE_URL", default=local)
+    # Keep connections open between requests, and check them before reuse after an error.
+    database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
+    database["CONN_HEALTH_CHECKS"] = True
+    return database
+
+
+def static_root(service: str) -> Path:
+    """collectstatic's target: one directory per service, served by WhiteNoise."""
+    return BASE_DIR / "var" / "static" / service

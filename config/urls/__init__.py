@@ -1,0 +1,1 @@
+"""One URLconf per service; common.py holds the endpoints every service has."""

@@ -1,0 +1,5 @@
+"""URLs of the reconciliation service."""
+
+from config.urls.common import urlpatterns as common_urlpatterns
+
+urlpatterns = [*common_urlpatterns]

@@ -1,0 +1,1 @@
+"""The inventory service: it owns products and stock, and reserves stock for orders."""

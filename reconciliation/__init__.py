@@ -1,0 +1,1 @@
+"""The reconciliation service: it detects and repairs divergence between the other services."""

@@ -1,0 +1,52 @@
+# Sourced by every stack script: where the local stack lives and which ports it uses.
+# Each value can be overridden in the environment or in .env (see .env.example).
+
+OMS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ -f "$OMS_ROOT/.env" ]; then
+  set -a
+  # shellcheck disable=SC1091
+  . "$OMS_ROOT/.env"
+  set +a
+fi
+
+: "${ORDERS_PORT:=8001}" "${INVENTORY_PORT:=8002}" "${PAYMENTS_PORT:=8003}" "${RECONCILIATION_PORT:=8004}"
+: "${POSTGRES_PORT:=5433}" "${REDIS_PORT:=6380}" "${KAFKA_PORT:=9092}" "${KAFKA_CONTROLLER_PORT:=9093}"
+: "${KAFKA_HEAP_OPTS:=-Xms256m -Xmx512m}"
+: "${ORDERS_WEB_WORKERS:=2}" "${INVENTORY_WEB_WORKERS:=1}" "${PAYMENTS_WEB_WORKERS:=1}" "${RECONCILIATION_WEB_WORKERS:=1}"
+: "${OMS_ADMIN_USER:=admin}" "${OMS_ADMIN_PASSWORD:=admin}"
+: "${KAFKA_BOOTSTRAP_SERVERS:=127.0.0.1:$KAFKA_PORT}"
+: "${REDIS_URL:=redis://127.0.0.1:$REDIS_PORT/0}"
+
+SERVICES="orders inventory payments reconciliation"
+VAR="$OMS_ROOT/var"
+VENV="$OMS_ROOT/.venv"
+SUPERVISOR_CONF="$OMS_ROOT/stack/supervisord.conf"
+
+# Each service's database on the local PostgreSQL: one database and one role per service.
+for svc in $SERVICES; do
+  var="$(echo "$svc" | tr '[:lower:]' '[:upper:]')_DATABASE_URL"
+  : "${!var:=postgres://oms_$svc:oms_$svc@127.0.0.1:$POSTGRES_PORT/oms_$svc}"
+  export "${var?}"
+done
+
+# Debian's PostgreSQL server binaries (the newest installed major version).
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+# PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` user and lives
+# in its home, which that user can reach wherever this checkout is.
+if [ "$(id -u)" = 0 ]; then
+  PG_OS_USER=postgres
+  PG_HOME="/var/lib/postgresql/oms-$(printf %s "$OMS_ROOT" | md5sum | cut -c1-8)"
+else
+  PG_OS_USER=$(id -un)
+  PG_HOME="$VAR/postgres"
+fi
+
+export OMS_ROOT VAR VENV SERVICES PG_BIN PG_OS_USER PG_HOME
+export ORDERS_PORT INVENTORY_PORT PAYMENTS_PORT RECONCILIATION_PORT
+export POSTGRES_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_HEAP_OPTS
+export ORDERS_WEB_WORKERS INVENTORY_WEB_WORKERS PAYMENTS_WEB_WORKERS RECONCILIATION_WEB_WORKERS
+export OMS_ADMIN_USER OMS_ADMIN_PASSWORD KAFKA_BOOTSTRAP_SERVERS REDIS_URL
+
+ctl() { "$VENV/bin/supervisorctl" -c "$SUPERVISOR_CONF" "$@"; }
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }

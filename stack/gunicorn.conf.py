@@ -1,0 +1,14 @@
+"""gunicorn settings for each service's web process; the process environment sets port and size."""
+
+import os
+
+bind = f"{os.environ.get('BIND_HOST', '127.0.0.1')}:{os.environ['PORT']}"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Errors go to the process manager's log; requests are counted by the service's metrics instead.
+errorlog = "-"
+accesslog = None

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Stop everything `make up` started: the services first, then Kafka, Redis and PostgreSQL.
+# Data stays in place for the next `make up`; `make clean` removes it.
+set -euo pipefail
+. "$(dirname "$0")/../env.sh"
+
+if ! ctl pid >/dev/null 2>&1; then
+  say "the stack is not running"
+  exit 0
+fi
+say "stopping the services"
+ctl stop app: >/dev/null || true
+say "stopping Kafka, Redis and PostgreSQL"
+ctl stop infra:kafka >/dev/null || true
+ctl stop infra: >/dev/null || true
+pid=$(cat "$VAR/run/supervisord.pid")
+ctl shutdown >/dev/null
+deadline=$((SECONDS + 60))
+while kill -0 "$pid" 2>/dev/null; do
+  ((SECONDS < deadline)) || { echo "error: supervisord ($pid) did not exit" >&2; exit 1; }
+  sleep 0.2
+done
+say "the stack is down"
