@@ -1,0 +1,49 @@
+"""The running local stack, as `make up` left it: its services, ports and databases.
+
+These tests talk to real processes over real connections; stack/scripts/test.sh exports the
+stack's settings (stack/env.sh) before running them.
+"""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("orders", "inventory", "payments", "reconciliation")
+
+
+def service_url(service: str) -> str:
+    return f"http://127.0.0.1:{os.environ[f'{service.upper()}_PORT']}"
+
+
+def database_url(service: str) -> str:
+    return os.environ[f"{service.upper()}_DATABASE_URL"]
+
+
+def ctl(*args: str) -> str:
+    """Run supervisorctl against the stack; return its output."""
+    result = subprocess.run([ROOT / "stack" / "ctl", *args], capture_output=True, text=True, timeout=60)
+    return result.stdout
+
+
+def wait_until(condition, *, timeout: float, interval: float = 0.2, message: str = "condition"):
+    """Poll `condition` until it returns a truthy value or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack_is_running():
+    if "ORDERS_PORT" not in os.environ:
+        pytest.fail(
+            "run these through `make test` (stack/scripts/test.sh), which exports the stack's settings"
+        )
