@@ -12,3 +12,13 @@ keepalive = 5
 # Errors go to the process manager's log; requests are counted by the service's metrics instead.
 errorlog = "-"
 accesslog = None
+# supervisor manages the process; gunicorn's own control socket would be shared by all four services.
+control_socket_disable = True
+
+
+def child_exit(server, worker):
+    """Drop a finished worker's live gauges from the service's multiprocess metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

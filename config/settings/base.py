@@ -97,17 +97,43 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 
+# --- Events (the events app) ---
+# Dotted paths of this service's consumers (events.consumers.Consumer); set per service.
+EVENT_CONSUMERS: list[str] = []
+# Attempts at a failing handler before its event is dead-lettered, and the first back-off (doubling).
+EVENTS_HANDLER_ATTEMPTS = env.int("EVENTS_HANDLER_ATTEMPTS", default=3)
+EVENTS_HANDLER_BACKOFF_SECONDS = env.float("EVENTS_HANDLER_BACKOFF_SECONDS", default=0.2)
+# Database failures in a row after which a consumer exits, for the process manager to restart it.
+EVENTS_MAX_CONSECUTIVE_ERRORS = env.int("EVENTS_MAX_CONSECUTIVE_ERRORS", default=10)
+# A consumer that sends no heartbeat for this long is dropped from its group.
+EVENTS_CONSUMER_SESSION_TIMEOUT_MS = env.int("EVENTS_CONSUMER_SESSION_TIMEOUT_MS", default=10000)
+# How long the relay waits for the broker to confirm a message before retrying it later.
+EVENTS_RELAY_MESSAGE_TIMEOUT_MS = env.int("EVENTS_RELAY_MESSAGE_TIMEOUT_MS", default=15000)
+EVENTS_RELAY_MAX_BACKOFF_SECONDS = env.int("EVENTS_RELAY_MAX_BACKOFF_SECONDS", default=30)
+# Published outbox rows and inbox rows older than these are pruned (Celery beat, daily).
+EVENTS_OUTBOX_RETENTION_DAYS = env.int("EVENTS_OUTBOX_RETENTION_DAYS", default=7)
+# Keep inbox rows longer than any redelivery or replay you may run: they are what makes one harmless.
+EVENTS_INBOX_RETENTION_DAYS = env.int("EVENTS_INBOX_RETENTION_DAYS", default=30)
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
+# JSON lines on stderr, each with the correlation_id and event_id of the work in hand.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "events.logcontext.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 

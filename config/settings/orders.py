@@ -9,3 +9,4 @@ ROOT_URLCONF = "config.urls.orders"
 DATABASES = {"default": service_database(SERVICE_NAME)}
 STATIC_ROOT = static_root(SERVICE_NAME)
 CELERY_TASK_DEFAULT_QUEUE = SERVICE_NAME
+EVENT_CONSUMERS = ["orders.handlers.CONSUMER"]

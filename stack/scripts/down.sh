@@ -20,4 +20,6 @@ while kill -0 "$pid" 2>/dev/null; do
   ((SECONDS < deadline)) || { echo "error: supervisord ($pid) did not exit" >&2; exit 1; }
   sleep 0.2
 done
+# Metric samples of processes that no longer run (counters start again from zero).
+rm -rf "$VAR/metrics"
 say "the stack is down"

@@ -102,6 +102,7 @@ wait_for_services() {
 }
 
 mkdir -p "$VAR/log" "$VAR/run" "$VAR/redis"
+for svc in $SERVICES; do mkdir -p "$VAR/metrics/$svc"; done
 init_postgres
 init_kafka
 start_supervisor

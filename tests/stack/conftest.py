@@ -6,10 +6,11 @@ stack's settings (stack/env.sh) before running them.
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.polling import wait_until  # noqa: F401 - re-exported for the stack tests
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("orders", "inventory", "payments", "reconciliation")
@@ -27,18 +28,6 @@ def ctl(*args: str) -> str:
     """Run supervisorctl against the stack; return its output."""
     result = subprocess.run([ROOT / "stack" / "ctl", *args], capture_output=True, text=True, timeout=60)
     return result.stdout
-
-
-def wait_until(condition, *, timeout: float, interval: float = 0.2, message: str = "condition"):
-    """Poll `condition` until it returns a truthy value or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="session", autouse=True)

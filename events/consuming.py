@@ -1,0 +1,170 @@
+"""The consumer loop that `manage.py consume` runs: Kafka in batches, at-least-once.
+
+Offsets are committed only after every message of the batch was applied (each in its own
+database transaction, see events/processing.py), so a crash at any line re-delivers at most
+the current batch, which the inbox then recognises. On SIGTERM the loop finishes the batch,
+commits, and leaves the group cleanly.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+
+from confluent_kafka import OFFSET_INVALID, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer as KafkaConsumer
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from events import kafka, metrics
+from events.consumers import Consumer
+from events.processing import InfrastructureError, Message, Outcome, blocked_aggregates, process
+from events.topics import dead_letter_topic
+
+logger = logging.getLogger(__name__)
+
+
+class TooManyErrors(RuntimeError):
+    """The loop failed too often in a row: exit so the process manager restarts it."""
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        consumer: Consumer,
+        *,
+        batch_size: int = 200,
+        poll_timeout: float = 1.0,
+        stop: threading.Event | None = None,
+        after_batch: Callable[[list[Message]], None] | None = None,
+    ):
+        self.consumer = consumer
+        self.batch_size = batch_size
+        self.poll_timeout = poll_timeout
+        self.stop = stop or threading.Event()
+        # Called after a batch is applied and before its offsets are committed.
+        self.after_batch = after_batch
+        self._kafka: KafkaConsumer | None = None
+        self._producer: Producer | None = None
+        self._consecutive_errors = 0
+
+    def run(self) -> None:
+        self._kafka = KafkaConsumer(
+            kafka.client_config(
+                **{
+                    "group.id": self.consumer.name,
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    "auto.offset.reset": "earliest",
+                    "partition.assignment.strategy": "cooperative-sticky",
+                    "session.timeout.ms": settings.EVENTS_CONSUMER_SESSION_TIMEOUT_MS,
+                    "max.poll.interval.ms": 300000,
+                }
+            )
+        )
+        self._kafka.subscribe(list(self.consumer.topics), on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        logger.info("consumer %s reading %s", self.consumer.name, ", ".join(self.consumer.topics))
+        try:
+            while not self.stop.is_set():
+                batch = self._kafka.consume(self.batch_size, timeout=self.poll_timeout)
+                if batch:
+                    self._run_batch(batch)
+        finally:
+            self._kafka.close()  # commits nothing more; leaves the group at once
+            if self._producer is not None:
+                self._producer.flush(10)
+            logger.info("consumer %s stopped", self.consumer.name)
+
+    def _run_batch(self, batch) -> None:
+        messages = []
+        for raw in batch:
+            if raw.error():
+                if raw.error().code() != KafkaError._PARTITION_EOF:
+                    logger.error("Kafka error: %s", raw.error())
+                continue
+            messages.append(Message.from_kafka(raw))
+        if not messages:
+            return
+        close_old_connections()
+        applied: list[Message] = []
+        try:
+            blocked = blocked_aggregates(self.consumer, [m.aggregate_id for m in messages])
+            for message in messages:
+                outcome = process(self.consumer, message, blocked=message.aggregate_id in blocked)
+                if outcome in (Outcome.DEAD, Outcome.PARKED):
+                    blocked.add(message.aggregate_id)
+                if outcome == Outcome.DEAD:
+                    self._send_to_dead_letter_topic(message)
+                metrics.CONSUMED.labels(self.consumer.name, outcome).inc()
+                applied.append(message)
+        except InfrastructureError as exc:
+            self._back_off(exc)
+        finally:
+            if applied and self.after_batch:
+                self.after_batch(applied)
+            self._commit(applied)
+            self._rewind(messages, applied)
+        self._record_lag(messages)
+        if len(applied) == len(messages):
+            self._consecutive_errors = 0
+
+    def _commit(self, applied: list[Message]) -> None:
+        if not applied:
+            return
+        latest: dict[tuple[str, int], int] = {}
+        for message in applied:
+            latest[(message.topic, message.partition)] = message.offset + 1
+        self._kafka.commit(
+            offsets=[TopicPartition(t, p, offset) for (t, p), offset in latest.items()], asynchronous=False
+        )
+
+    def _rewind(self, messages: list[Message], applied: list[Message]) -> None:
+        """Seek each partition back to its first message that was not applied."""
+        done = {(m.topic, m.partition, m.offset) for m in applied}
+        first_left: dict[tuple[str, int], int] = {}
+        for m in messages:
+            if (m.topic, m.partition, m.offset) not in done:
+                first_left.setdefault((m.topic, m.partition), m.offset)
+        for (topic, partition), offset in first_left.items():
+            self._kafka.seek(TopicPartition(topic, partition, offset))
+
+    def _back_off(self, exc: Exception) -> None:
+        self._consecutive_errors += 1
+        connections.close_all()
+        if self._consecutive_errors >= settings.EVENTS_MAX_CONSECUTIVE_ERRORS:
+            raise TooManyErrors(f"{self._consecutive_errors} failures in a row; last: {exc}") from exc
+        delay = min(2 ** (self._consecutive_errors - 1), 30)
+        logger.warning("database unavailable (%s); trying again in %ss", exc, delay)
+        self.stop.wait(delay)
+
+    def _send_to_dead_letter_topic(self, message: Message) -> None:
+        if self._producer is None:
+            self._producer = Producer(kafka.client_config(**{"enable.idempotence": True, "acks": "all"}))
+        self._producer.produce(
+            dead_letter_topic(settings.SERVICE_NAME),
+            key=message.key,
+            value=message.value,
+            headers={
+                "consumer": self.consumer.name,
+                "original_topic": message.topic,
+                "original_partition": str(message.partition),
+                "original_offset": str(message.offset),
+            },
+        )
+        self._producer.flush(10)
+
+    def _record_lag(self, messages: list[Message]) -> None:
+        last: dict[tuple[str, int], int] = {}
+        for m in messages:
+            last[(m.topic, m.partition)] = m.offset
+        for (topic, partition), offset in last.items():
+            _, high = self._kafka.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            if high not in (None, OFFSET_INVALID):
+                metrics.CONSUMER_LAG.labels(self.consumer.name, topic, str(partition)).set(
+                    max(high - offset - 1, 0)
+                )
+
+    def _on_revoke(self, kafka_consumer, partitions) -> None:
+        # Batches are applied and committed before the next poll, so nothing is in flight here.
+        logger.info("partitions revoked: %s", [f"{p.topic}/{p.partition}" for p in partitions])
+        for p in partitions:
+            metrics.CONSUMER_LAG.labels(self.consumer.name, p.topic, str(p.partition)).set(0)

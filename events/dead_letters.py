@@ -1,0 +1,81 @@
+"""What support staff do with dead letters: retry one once its cause is fixed, or discard it.
+
+Either way the events of the same aggregate parked behind it are then applied in their original
+order, until one of them fails in turn (and becomes the new dead letter at the head of the line).
+Parking and releasing take the same per-aggregate lock as the consumer, so an event cannot slip
+into the line while it is being released.
+"""
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+
+from events.consumers import consumer_get
+from events.models import DeadLetter
+from events.processing import Message, Outcome, aggregate_lock, process
+
+logger = logging.getLogger(__name__)
+
+
+class NotRetryable(ValueError):
+    pass
+
+
+def dead_letter_retry(letter: DeadLetter, *, by: str) -> Outcome:
+    """Apply the dead letter's message again; on success, release what was parked behind it."""
+    if letter.status != DeadLetter.Status.DEAD:
+        raise NotRetryable(f"dead letter {letter.pk} is {letter.status}; only dead ones can be retried")
+    consumer = consumer_get(letter.consumer)
+    with transaction.atomic():
+        aggregate_lock(consumer, letter.aggregate_id)
+        outcome = process(consumer, _message(letter), blocked=False)
+        if outcome == Outcome.DEAD:
+            DeadLetter.objects.filter(pk=letter.pk).update(attempts=F("attempts") + letter.attempts)
+            return outcome
+        _close(letter, DeadLetter.Status.RETRIED, by)
+        _release_parked(consumer, letter.aggregate_id, by)
+    logger.info("dead letter %s retried by %s: %s", letter.pk, by, outcome)
+    return outcome
+
+
+def dead_letter_discard(letter: DeadLetter, *, by: str) -> None:
+    """Give up on the dead letter's message; release what was parked behind it."""
+    if not letter.is_open:
+        raise NotRetryable(f"dead letter {letter.pk} is already {letter.status}")
+    consumer = consumer_get(letter.consumer)
+    with transaction.atomic():
+        aggregate_lock(consumer, letter.aggregate_id)
+        _close(letter, DeadLetter.Status.DISCARDED, by)
+        _release_parked(consumer, letter.aggregate_id, by)
+    logger.info("dead letter %s discarded by %s", letter.pk, by)
+
+
+def _release_parked(consumer, aggregate_id: str, by: str) -> None:
+    if DeadLetter.objects.filter(
+        consumer=consumer.name, aggregate_id=aggregate_id, status=DeadLetter.Status.DEAD
+    ).exists():
+        return  # another dead letter still heads the line
+    parked = DeadLetter.objects.filter(
+        consumer=consumer.name, aggregate_id=aggregate_id, status=DeadLetter.Status.PARKED
+    ).order_by("partition", "offset")
+    for letter in parked:
+        if process(consumer, _message(letter), blocked=False) == Outcome.DEAD:
+            return  # it is now the dead letter at the head of the line; the rest stay parked
+        _close(letter, DeadLetter.Status.RETRIED, by)
+
+
+def _close(letter: DeadLetter, status: DeadLetter.Status, by: str) -> None:
+    letter.status = status
+    letter.resolved_by = by
+    letter.save(update_fields=["status", "resolved_by", "updated_at"])
+
+
+def _message(letter: DeadLetter) -> Message:
+    return Message(
+        topic=letter.topic,
+        partition=letter.partition,
+        offset=letter.offset,
+        key=bytes(letter.key) if letter.key is not None else None,
+        value=bytes(letter.value) if letter.value is not None else None,
+    )

@@ -1,0 +1,109 @@
+"""The envelope every event travels in, and its wire format (JSON, one message per event).
+
+The Kafka message key is the aggregate id, so one aggregate's events (one order's, for
+everything in the saga) stay in order within a partition.
+"""
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+
+class EnvelopeEncoder(DjangoJSONEncoder):
+    """Django's encoder (decimals, UUIDs ...), but times keep their microseconds."""
+
+    def default(self, o):
+        if isinstance(o, datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
+class EnvelopeError(ValueError):
+    """The bytes are not an event envelope this system can read."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_type: str
+    version: int
+    aggregate_type: str
+    aggregate_id: str
+    # The aggregate's version after the change this event records: 1, 2, 3 ... per aggregate.
+    sequence: int
+    payload: dict[str, Any]
+    producer: str
+    # The order id or request id that started the chain of events.
+    correlation_id: str
+    # The event that caused this one, if any.
+    causation_id: str | None = None
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: datetime = field(default_factory=timezone.now)
+
+    @property
+    def key(self) -> bytes:
+        return self.aggregate_id.encode()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), cls=EnvelopeEncoder, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Envelope":
+        try:
+            occurred_at = parse_datetime(data["occurred_at"])
+            if occurred_at is None:
+                raise EnvelopeError(f"occurred_at is not a datetime: {data['occurred_at']!r}")
+            envelope = cls(
+                event_id=str(uuid.UUID(str(data["event_id"]))),
+                event_type=_text(data, "event_type"),
+                version=_positive_int(data, "version"),
+                aggregate_type=_text(data, "aggregate_type"),
+                aggregate_id=_text(data, "aggregate_id"),
+                sequence=_positive_int(data, "sequence"),
+                occurred_at=occurred_at,
+                correlation_id=_text(data, "correlation_id"),
+                causation_id=data.get("causation_id"),
+                producer=_text(data, "producer"),
+                payload=data["payload"],
+            )
+        except KeyError as exc:
+            raise EnvelopeError(f"missing field {exc.args[0]!r}") from exc
+        except (TypeError, ValueError) as exc:
+            raise EnvelopeError(str(exc)) from exc
+        if not isinstance(envelope.payload, dict):
+            raise EnvelopeError("payload is not an object")
+        return envelope
+
+    @classmethod
+    def from_json(cls, raw: bytes | str | None) -> "Envelope":
+        if raw is None:
+            raise EnvelopeError("empty message")
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EnvelopeError(f"not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise EnvelopeError("not a JSON object")
+        return cls.from_dict(data)
+
+
+def _text(data: dict, name: str) -> str:
+    value = data[name]
+    if not isinstance(value, str) or not value:
+        raise EnvelopeError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _positive_int(data: dict, name: str) -> int:
+    value = data[name]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise EnvelopeError(f"{name} must be a positive integer, not {value!r}")
+    return value

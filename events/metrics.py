@@ -1,0 +1,97 @@
+"""Prometheus metrics of the events machinery, and the /metrics endpoint of every service.
+
+Each service's processes (web workers, consumers, relays, Celery) write their samples to one
+directory per service (PROMETHEUS_MULTIPROC_DIR, prometheus-client's multiprocess mode), and
+/metrics adds them up. The outbox backlog and the open dead letters are read from the database
+at scrape time, so they are right whether or not a relay or consumer is running.
+"""
+
+import os
+
+from django.db import connection
+from django.http import HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+OUTBOX_PUBLISHED = Counter("events_outbox_published_total", "Outbox events the broker confirmed.", ["topic"])
+OUTBOX_PUBLISH_ERRORS = Counter(
+    "events_outbox_publish_errors_total", "Outbox events the broker did not confirm (kept for retry)."
+)
+CONSUMED = Counter(
+    "events_consumed_total", "Messages a consumer processed, by outcome.", ["consumer", "outcome"]
+)
+HANDLER_SECONDS = Histogram(
+    "events_handler_duration_seconds",
+    "Time to apply one event: inbox record and handler, in one transaction.",
+    ["consumer", "event_type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+HANDLER_RETRIES = Counter(
+    "events_handler_retries_total", "Handler attempts retried.", ["consumer", "event_type"]
+)
+DEAD_LETTERS = Counter(
+    "events_dead_letters_total", "Messages dead-lettered or parked.", ["consumer", "status"]
+)
+CONSUMER_LAG = Gauge(
+    "events_consumer_lag",
+    "Messages behind the partition's high watermark, after the consumer's last batch.",
+    ["consumer", "topic", "partition"],
+    multiprocess_mode="mostrecent",
+)
+
+
+class DatabaseCollector:
+    """Outbox backlog and open dead letters, read from this service's database."""
+
+    def collect(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
+                " FROM events_outboxevent WHERE published_at IS NULL"
+            )
+            backlog, oldest_age = cursor.fetchone()
+            cursor.execute(
+                "SELECT consumer, status, count(*) FROM events_deadletter"
+                " WHERE status IN ('dead', 'parked') GROUP BY consumer, status"
+            )
+            open_letters = cursor.fetchall()
+        yield GaugeMetricFamily("events_outbox_backlog", "Outbox events not yet published.", value=backlog)
+        yield GaugeMetricFamily(
+            "events_outbox_oldest_unpublished_age_seconds",
+            "Age of the oldest unpublished outbox event (0 when none).",
+            value=float(oldest_age),
+        )
+        family = GaugeMetricFamily(
+            "events_dead_letters_open",
+            "Dead letters waiting for retry or discard.",
+            labels=["consumer", "status"],
+        )
+        for consumer, status, count in open_letters:
+            family.add_metric([consumer, status], count)
+        yield family
+
+
+def metrics_view(request):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY  # a single process: its own samples
+    output = generate_latest(registry)
+    output += generate_latest(_database_registry())
+    return HttpResponse(output, content_type=CONTENT_TYPE_LATEST)
+
+
+def _database_registry() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector())
+    return registry

@@ -1,0 +1,110 @@
+"""The tables of the events app, in every service's own database.
+
+OutboxEvent: events written in the same transaction as the change they record, published to
+Kafka afterwards by the relay. InboxEvent: the events a consumer has applied, written in the
+same transaction as the handler's effects. DeadLetter: events a consumer could not apply, and
+the events of the same aggregate parked behind them.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+
+class OutboxEvent(models.Model):
+    event_id = models.UUIDField(unique=True)
+    topic = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=100)
+    aggregate_type = models.CharField(max_length=100)
+    aggregate_id = models.CharField(max_length=100)
+    sequence = models.PositiveBigIntegerField()
+    correlation_id = models.CharField(max_length=100)
+    # The whole envelope, as published.
+    envelope = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # The relay's queue: unpublished rows in commit order, and per aggregate.
+            models.Index(fields=["id"], condition=Q(published_at=None), name="events_outbox_pending"),
+            models.Index(
+                fields=["aggregate_id", "id"],
+                condition=Q(published_at=None),
+                name="events_outbox_pending_agg",
+            ),
+            models.Index(fields=["aggregate_id", "sequence"], name="events_outbox_aggregate"),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} {self.aggregate_type} {self.aggregate_id} #{self.sequence}"
+
+
+class InboxEvent(models.Model):
+    consumer = models.CharField(max_length=100)
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=100)
+    aggregate_id = models.CharField(max_length=100)
+    sequence = models.PositiveBigIntegerField()
+    topic = models.CharField(max_length=200)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    processed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["consumer", "event_id"], name="events_inbox_once")]
+
+    def __str__(self):
+        return f"{self.consumer}: {self.event_type} {self.event_id}"
+
+
+class DeadLetter(models.Model):
+    class Status(models.TextChoices):
+        # Failed, waiting for someone to retry or discard it.
+        DEAD = "dead", "dead"
+        # Not tried: an earlier event of the same aggregate is dead, and this one waits behind it.
+        PARKED = "parked", "parked"
+        # Applied after all, by a retry.
+        RETRIED = "retried", "retried"
+        DISCARDED = "discarded", "discarded"
+
+    consumer = models.CharField(max_length=100)
+    event_id = models.CharField(max_length=100, blank=True)
+    event_type = models.CharField(max_length=100, blank=True)
+    aggregate_id = models.CharField(max_length=100, blank=True)
+    sequence = models.PositiveBigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.DEAD)
+    error = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    # Where the message was read, and the message itself, so it can be retried.
+    topic = models.CharField(max_length=200)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    key = models.BinaryField(null=True, blank=True)
+    value = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consumer", "topic", "partition", "offset"], name="events_deadletter_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["consumer", "aggregate_id", "offset"],
+                condition=Q(status__in=["dead", "parked"]),
+                name="events_deadletter_blocking",
+            )
+        ]
+
+    def __str__(self):
+        what = self.event_type or "unreadable message"
+        return f"{self.consumer}: {what} at {self.topic}/{self.partition}@{self.offset}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.DEAD, self.Status.PARKED)

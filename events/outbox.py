@@ -1,0 +1,34 @@
+"""Operations on the outbox itself (publishing goes through events/publishing.py)."""
+
+from datetime import datetime
+
+from django.db.models import Q
+
+from events.models import OutboxEvent
+
+
+def outbox_republish(
+    *,
+    aggregate_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    dry_run: bool = False,
+) -> int:
+    """Mark stored events published again as unpublished, so the relay sends them once more.
+
+    Pick them by aggregate, by creation time, or both; the relay keeps their per-aggregate order,
+    and consumers' inboxes make the second delivery harmless. Returns how many rows match.
+    """
+    if aggregate_id is None and since is None and until is None:
+        raise ValueError("name an aggregate or a time range: republishing the whole outbox is never meant")
+    match = Q(published_at__isnull=False)
+    if aggregate_id is not None:
+        match &= Q(aggregate_id=aggregate_id)
+    if since is not None:
+        match &= Q(created_at__gte=since)
+    if until is not None:
+        match &= Q(created_at__lt=until)
+    rows = OutboxEvent.objects.filter(match)
+    if dry_run:
+        return rows.count()
+    return rows.update(published_at=None)

@@ -1,0 +1,196 @@
+"""The outbox relay that `manage.py relay_outbox` runs: committed outbox rows to Kafka.
+
+- It wakes on PostgreSQL NOTIFY (a trigger on the outbox table fires one per inserting
+  transaction) and polls as a fallback.
+- It claims rows with SELECT ... FOR UPDATE SKIP LOCKED, so several relays can run at once, and
+  takes an aggregate's row only when no earlier row of that aggregate is still unpublished, so
+  one aggregate's events reach Kafka in order even with several relays and after failures.
+- It publishes with an idempotent producer (acks=all) and marks a row published only once the
+  broker confirmed it. With Kafka down, rows stay unpublished; it backs off and tries again.
+"""
+
+import contextlib
+import json
+import logging
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psycopg2
+from confluent_kafka import Producer
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from events import kafka, metrics
+from events.models import OutboxEvent
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "events_outbox"
+
+CLAIM = """
+    SELECT id, topic, aggregate_id, envelope FROM events_outboxevent AS o
+    WHERE published_at IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM events_outboxevent AS earlier
+          WHERE earlier.aggregate_id = o.aggregate_id AND earlier.published_at IS NULL AND earlier.id < o.id
+      )
+    ORDER BY id
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+"""
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    published: int = 0
+    errors: dict[int, str] = field(default_factory=dict)
+    # The producer hit a fatal error (e.g. its idempotence state is lost) and must be replaced.
+    producer_failed: bool = False
+
+
+def producer_create() -> Producer:
+    return Producer(
+        kafka.client_config(
+            **{
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                # A message the broker has not confirmed by then is reported failed; its row is retried.
+                "message.timeout.ms": settings.EVENTS_RELAY_MESSAGE_TIMEOUT_MS,
+            }
+        )
+    )
+
+
+def relay_batch(producer: Producer, *, batch_size: int) -> BatchResult:
+    """Publish one batch of claimable rows; return what happened to them."""
+    result = BatchResult()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(CLAIM, [batch_size])
+            rows = cursor.fetchall()
+        result.claimed = len(rows)
+        if not rows:
+            return result
+        delivered: set[int] = set()
+
+        def on_delivery(row_id, err, msg):
+            if err is None:
+                delivered.add(row_id)
+                metrics.OUTBOX_PUBLISHED.labels(msg.topic()).inc()
+            else:
+                result.errors[row_id] = str(err)
+                result.producer_failed |= err.fatal()
+                metrics.OUTBOX_PUBLISH_ERRORS.inc()
+
+        for row_id, topic, aggregate_id, envelope in rows:
+            envelope = json.loads(envelope) if isinstance(envelope, str) else envelope
+            producer.produce(
+                topic,
+                key=aggregate_id.encode(),
+                value=json.dumps(envelope, separators=(",", ":")).encode(),
+                headers={
+                    "event_id": envelope["event_id"],
+                    "event_type": envelope["event_type"],
+                    "version": str(envelope["version"]),
+                    "correlation_id": envelope["correlation_id"],
+                },
+                on_delivery=lambda err, msg, row_id=row_id: on_delivery(row_id, err, msg),
+            )
+        # Every message ends delivered or failed within message.timeout.ms.
+        while len(producer):
+            producer.flush(1.0)
+        if delivered:
+            OutboxEvent.objects.filter(id__in=delivered).update(published_at=timezone.now())
+        for row_id, error in result.errors.items():
+            OutboxEvent.objects.filter(id=row_id).update(attempts=F("attempts") + 1, last_error=error)
+        result.published = len(delivered)
+    return result
+
+
+class Relay:
+    def __init__(
+        self, *, batch_size: int = 500, poll_interval: float = 1.0, stop: threading.Event | None = None
+    ):
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.stop = stop or threading.Event()
+        self._listener = None
+        self._failures = 0
+        # Set while the relay waits for a NOTIFY or its next poll (it has nothing claimable).
+        self.waiting = threading.Event()
+
+    def run(self) -> None:
+        producer = producer_create()
+        logger.info("outbox relay started")
+        try:
+            while not self.stop.is_set():
+                try:
+                    result = self._step(producer)
+                except (OperationalError, InterfaceError, psycopg2.Error) as exc:
+                    self._close()
+                    self._fail(f"database unavailable: {exc}")
+                    continue
+                if result.producer_failed:
+                    producer = producer_create()
+                if result.errors:
+                    self._fail(
+                        f"{len(result.errors)} of {result.claimed} not confirmed by Kafka, e.g. "
+                        f"{next(iter(result.errors.values()))}"
+                    )
+                    continue
+                self._failures = 0
+                if result.claimed < self.batch_size:
+                    self._wait_for_notify()
+        finally:
+            producer.flush(10)
+            self._close()
+            logger.info("outbox relay stopped")
+
+    def _step(self, producer: Producer) -> BatchResult:
+        close_old_connections()
+        self._listen()
+        result = relay_batch(producer, batch_size=self.batch_size)
+        if result.published:
+            logger.info("published %s outbox events", result.published)
+        return result
+
+    def _fail(self, reason: str) -> None:
+        self._failures += 1
+        delay = min(2 ** (self._failures - 1), settings.EVENTS_RELAY_MAX_BACKOFF_SECONDS)
+        logger.warning("%s; trying again in %ss", reason, delay)
+        self.stop.wait(delay)
+
+    def _listen(self) -> None:
+        if self._listener is None:
+            self._listener = psycopg2.connect(**connection.get_connection_params())
+            self._listener.autocommit = True
+            with self._listener.cursor() as cursor:
+                cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    def _wait_for_notify(self) -> None:
+        self.waiting.set()
+        deadline = time.monotonic() + self.poll_interval
+        try:
+            # In slices of at most a second, so a stop request is seen promptly.
+            while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([self._listener], [], [], min(left, 1.0))
+                if ready:
+                    self._listener.poll()
+                    self._listener.notifies.clear()
+                    return
+        finally:
+            self.waiting.clear()
+
+    def _close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(psycopg2.Error):
+                self._listener.close()
+            self._listener = None
+        connection.close()

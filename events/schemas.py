@@ -1,0 +1,85 @@
+"""The registry of event types: each version's payload schema, and how an older version is
+upcast to the newest.
+
+A producer always writes the newest version. A consumer may still read older versions from the
+log (written before the producer moved on): `payload_of()` validates the payload against the
+schema of the version it was written in, then upcasts it step by step to the newest, so a
+handler only ever sees the newest shape.
+
+    register("OrderCreated", 1, OrderCreatedV1)
+    register("OrderCreated", 2, OrderCreatedV2, upcast=lambda v1: {**v1, "currency": "EUR"})
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from events.envelope import Envelope
+
+
+class SchemaError(ValueError):
+    """A payload that does not match its event type and version: a permanent failure."""
+
+
+Upcast = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    event_type: str
+    version: int
+    model: type[pydantic.BaseModel]
+    # Turns a valid payload of version - 1 into one of this version.
+    upcast: Upcast | None = None
+
+
+_registry: dict[str, dict[int, EventSchema]] = {}
+
+
+def register(event_type: str, version: int, model: type[pydantic.BaseModel], upcast: Upcast | None = None):
+    versions = _registry.setdefault(event_type, {})
+    if version in versions:
+        raise ValueError(f"{event_type} v{version} is registered twice")
+    if version > 1 and upcast is None:
+        raise ValueError(f"{event_type} v{version} needs an upcast from v{version - 1}")
+    versions[version] = EventSchema(event_type, version, model, upcast)
+
+
+def latest_version(event_type: str) -> int:
+    return max(_versions(event_type))
+
+
+def is_registered(event_type: str) -> bool:
+    return event_type in _registry
+
+
+def validate(event_type: str, version: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as its schema normalises it (JSON-ready), or SchemaError."""
+    schema = _versions(event_type).get(version)
+    if schema is None:
+        raise SchemaError(f"{event_type} has no version {version}")
+    try:
+        return schema.model.model_validate(payload).model_dump(mode="json")
+    except pydantic.ValidationError as exc:
+        raise SchemaError(f"{event_type} v{version} payload is invalid: {exc}") from exc
+
+
+def payload_of(envelope: Envelope) -> pydantic.BaseModel:
+    """The envelope's payload, validated and upcast to the newest version of its type."""
+    versions = _versions(envelope.event_type)
+    newest = max(versions)
+    if envelope.version > newest:
+        raise SchemaError(f"{envelope.event_type} v{envelope.version} is newer than this service knows")
+    payload = validate(envelope.event_type, envelope.version, envelope.payload)
+    for version in range(envelope.version + 1, newest + 1):
+        payload = validate(envelope.event_type, version, versions[version].upcast(payload))
+    return versions[newest].model.model_validate(payload)
+
+
+def _versions(event_type: str) -> dict[int, EventSchema]:
+    try:
+        return _registry[event_type]
+    except KeyError:
+        raise SchemaError(f"unknown event type {event_type!r}") from None

@@ -1,0 +1,169 @@
+"""Idempotent, ordered, crash-safe consumption against the real Kafka and PostgreSQL."""
+
+import dataclasses
+import signal
+
+import pytest
+
+from events.dead_letters import dead_letter_retry
+from events.models import DeadLetter, InboxEvent
+from events.tests import support
+from events.tests.support import account, credited, registered
+from events.topics import dead_letter_topic
+from tests.polling import wait_until
+
+pytestmark = pytest.mark.usefixtures("ledger")
+
+
+def caught_up(consumer, topic) -> bool:
+    """The consumer group committed everything that is in the topic."""
+    ends = {p: end for p, end in support.end_offsets(topic).items() if end > 0}
+    return support.committed_offsets(consumer.name, topic) == ends
+
+
+def test_the_same_event_delivered_twice_changes_state_once(topic):
+    support.open_account("a")
+    event = credited("a", 1, 500)
+    support.produce(topic, event, event)
+    consumer = support.ledger_consumer(topic)
+
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    assert account("a") == (500, 1)
+    assert InboxEvent.objects.filter(consumer=consumer.name, event_id=event.event_id).count() == 1
+
+
+def test_an_older_event_arriving_late_does_not_overwrite_newer_state(topic):
+    support.open_account("a")
+    support.produce(topic, credited("a", 2, 700), credited("a", 1, 100))
+    consumer = support.ledger_consumer(topic)
+
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    assert account("a") == (700, 2)
+
+
+def test_an_event_written_in_an_older_schema_version_is_upcast_and_applied(topic):
+    support.open_account("a")
+    support.produce(topic, credited("a", 1, 300, version=1))
+    consumer = support.ledger_consumer(topic)
+
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    assert account("a") == (300, 1)
+
+
+def test_a_poison_message_is_dead_lettered_and_the_consumer_carries_on(topic):
+    # given: account "a" gets an unreadable message between two good ones; "b" is unaffected
+    support.open_account("a")
+    support.open_account("b")
+    support.produce(
+        topic,
+        credited("a", 1, 100),
+        (b"a", b"this is not an event"),
+        credited("a", 2, 200),
+        credited("b", 1, 50),
+    )
+    consumer = support.ledger_consumer(topic)
+
+    # when
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    # then: b flowed on; a's later event waits behind its dead letter instead of jumping the line
+    assert account("b") == (50, 1)
+    assert account("a") == (100, 1)
+    letters = {letter.status: letter for letter in DeadLetter.objects.filter(consumer=consumer.name)}
+    assert set(letters) == {DeadLetter.Status.DEAD, DeadLetter.Status.PARKED}
+    assert letters[DeadLetter.Status.DEAD].error.startswith("unreadable message")
+    assert letters[DeadLetter.Status.PARKED].sequence == 2
+    dead = letters[DeadLetter.Status.DEAD]
+    assert (dead.topic, dead.aggregate_id, bytes(dead.value)) == (topic, "a", b"this is not an event")
+    on_dead_letter_topic = support.find_on_topic(
+        dead_letter_topic("orders"), lambda m: dict(m.headers() or [])["original_topic"] == topic.encode()
+    )
+    assert on_dead_letter_topic is not None, "the poison message is on the dead-letter topic"
+    assert on_dead_letter_topic.value() == b"this is not an event"
+
+
+def test_a_failing_handler_is_retried_then_dead_lettered_and_its_later_events_parked(topic):
+    # given: no account "x" yet, so every credit to it fails
+    support.produce(topic, credited("x", 1, 100), credited("x", 2, 200))
+    consumer = support.ledger_consumer(topic)
+
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    letters = DeadLetter.objects.filter(consumer=consumer.name).order_by("offset")
+    assert [(x.status, x.sequence) for x in letters] == [("dead", 1), ("parked", 2)]
+    assert letters[0].attempts == 3
+    assert "NoSuchAccount: no account x" in letters[0].error
+
+
+def test_a_consumer_killed_after_its_database_commit_and_before_its_offset_commit_applies_nothing_twice(
+    topic,
+):
+    # given
+    support.open_account("a")
+    support.open_account("b")
+    support.produce(topic, credited("a", 1, 100), credited("b", 1, 10), credited("a", 2, 200))
+    consumer = support.ledger_consumer(topic)
+
+    # when: the consumer applies its first batch, commits the database, and is SIGKILLed
+    killed = support.consumer_process(consumer, kill_after_batch=True)
+    killed.join(60)
+    assert killed.exitcode == -signal.SIGKILL
+    applied_before_restart = InboxEvent.objects.filter(consumer=consumer.name).count()
+    assert applied_before_restart >= 1
+    assert support.committed_offsets(consumer.name, topic) == {}  # Kafka never heard of that batch
+
+    # and a new consumer process starts where the group's offsets say
+    restarted = support.consumer_process(consumer)
+    try:
+        wait_until(
+            lambda: caught_up(consumer, topic), timeout=60, message="the restarted consumer to catch up"
+        )
+    finally:
+        restarted.terminate()
+        restarted.join(30)
+
+    # then: everything applied exactly once
+    assert account("a") == (300, 2)
+    assert account("b") == (10, 1)
+    assert InboxEvent.objects.filter(consumer=consumer.name).count() == 3
+    assert restarted.exitcode == 0  # SIGTERM: finished its batch, committed, left the group
+
+
+def test_a_dead_letter_retried_once_its_cause_is_fixed_applies_it_and_then_what_was_parked(topic):
+    support.produce(topic, credited("x", 1, 100), credited("x", 2, 200))
+    consumer = support.ledger_consumer(topic)
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+    dead = DeadLetter.objects.get(consumer=consumer.name, status=DeadLetter.Status.DEAD)
+
+    # when the cause is fixed and the dead letter retried
+    support.open_account("x")
+    with registered(consumer):
+        dead_letter_retry(dead, by="support")
+
+    # then
+    assert account("x") == (300, 2)
+    assert set(DeadLetter.objects.filter(consumer=consumer.name).values_list("status", flat=True)) == {
+        "retried"
+    }
+
+
+def test_a_stale_duplicate_changes_nothing_even_when_its_event_id_is_new(topic):
+    # A producer that re-sent an old change as a new event: the sequence check still holds.
+    support.open_account("a")
+    first = credited("a", 1, 100)
+    support.produce(topic, first, dataclasses.replace(first, event_id="00000000-0000-4000-8000-000000000001"))
+    consumer = support.ledger_consumer(topic)
+
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    assert account("a") == (100, 1)
