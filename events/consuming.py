@@ -51,7 +51,7 @@ class ConsumerLoop:
         self._kafka = KafkaConsumer(
             kafka.client_config(
                 **{
-                    "group.id": self.consumer.name,
+                    "group.id": settings.EVENTS_CONSUMER_GROUP_PREFIX + self.consumer.name,
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,
                     "auto.offset.reset": "earliest",

@@ -105,6 +105,9 @@ EVENTS_HANDLER_ATTEMPTS = env.int("EVENTS_HANDLER_ATTEMPTS", default=3)
 EVENTS_HANDLER_BACKOFF_SECONDS = env.float("EVENTS_HANDLER_BACKOFF_SECONDS", default=0.2)
 # Database failures in a row after which a consumer exits, for the process manager to restart it.
 EVENTS_MAX_CONSECUTIVE_ERRORS = env.int("EVENTS_MAX_CONSECUTIVE_ERRORS", default=10)
+# Prefix of every consumer group id (group = prefix + consumer name): lets two environments share
+# one Kafka cluster without reading each other's offsets.
+EVENTS_CONSUMER_GROUP_PREFIX = env("EVENTS_CONSUMER_GROUP_PREFIX", default="")
 # A consumer that sends no heartbeat for this long is dropped from its group.
 EVENTS_CONSUMER_SESSION_TIMEOUT_MS = env.int("EVENTS_CONSUMER_SESSION_TIMEOUT_MS", default=10000)
 # How long the relay waits for the broker to confirm a message before retrying it later.

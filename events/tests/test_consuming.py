@@ -4,9 +4,11 @@ import dataclasses
 import signal
 
 import pytest
+from prometheus_client import REGISTRY
 
 from events.dead_letters import dead_letter_retry
 from events.models import DeadLetter, InboxEvent
+from events.processing import Message, Outcome, process
 from events.tests import support
 from events.tests.support import account, credited, registered
 from events.topics import dead_letter_topic
@@ -167,3 +169,31 @@ def test_a_stale_duplicate_changes_nothing_even_when_its_event_id_is_new(topic):
         wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
 
     assert account("a") == (100, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_applying_an_event_costs_three_statements_and_one_transaction(topic, django_assert_num_queries):
+    # the dead-letter check; then BEGIN, the inbox row, the handler's own update, COMMIT
+    support.open_account("a")
+    consumer = support.ledger_consumer(topic)
+    message = Message(topic, 0, 0, b"a", credited("a", 1, 100).to_json())
+
+    with django_assert_num_queries(5):
+        outcome = process(consumer, message)
+
+    assert outcome == Outcome.APPLIED
+
+
+def test_the_consumer_reports_its_lag_per_partition(topic):
+    support.open_account("a")
+    support.produce(topic, credited("a", 1, 100), credited("a", 2, 100))
+    consumer = support.ledger_consumer(topic)
+
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    partition = support.find_on_topic(topic, lambda m: True).partition()
+    lag = REGISTRY.get_sample_value(
+        "events_consumer_lag", {"consumer": consumer.name, "topic": topic, "partition": str(partition)}
+    )
+    assert lag == 0

@@ -1,0 +1,103 @@
+"""The events tables in the admin: pages render, and the dead-letter actions work."""
+
+import pytest
+from django.urls import reverse
+
+from events.models import DeadLetter, InboxEvent, OutboxEvent
+from events.tests import support
+from events.tests.support import credited, registered
+
+
+def dead_letter(consumer_name: str, offset: int, status=DeadLetter.Status.DEAD, value=None, sequence=1):
+    envelope = credited("x", sequence, 100)
+    return DeadLetter.objects.create(
+        consumer=consumer_name,
+        event_id=envelope.event_id,
+        event_type="TestCredited",
+        aggregate_id="x",
+        sequence=sequence,
+        status=status,
+        error="NoSuchAccount: no account x",
+        attempts=3,
+        topic="t",
+        partition=0,
+        offset=offset,
+        key=b"x",
+        value=envelope.to_json() if value is None else value,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", [OutboxEvent, InboxEvent, DeadLetter])
+def test_the_changelist_renders(admin_client, model):
+    url = reverse(f"admin:events_{model._meta.model_name}_changelist")
+
+    assert admin_client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_dead_letter_page_shows_its_message(admin_client):
+    letter = dead_letter("c", 1, value=b"<not an event>")
+
+    response = admin_client.get(reverse("admin:events_deadletter_change", args=[letter.pk]))
+
+    assert response.status_code == 200
+    assert "&lt;not an event&gt;" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_ledger_tables_cannot_be_edited_by_hand(admin_client):
+    assert admin_client.get(reverse("admin:events_outboxevent_add")).status_code == 403
+
+
+def test_retry_from_the_admin_applies_a_fixed_dead_letter_and_releases_what_was_parked(admin_client, ledger):
+    consumer = support.ledger_consumer("t")
+    dead = dead_letter(consumer.name, 1, sequence=1)
+    parked = dead_letter(consumer.name, 2, status=DeadLetter.Status.PARKED, sequence=2)
+    support.open_account("x")  # the fix
+
+    with registered(consumer):
+        response = admin_client.post(
+            reverse("admin:events_deadletter_changelist"), {"action": "retry", "_selected_action": [dead.pk]}
+        )
+
+    assert response.status_code == 302
+    assert support.account("x") == (200, 2)
+    assert {d.status for d in DeadLetter.objects.filter(pk__in=[dead.pk, parked.pk])} == {"retried"}
+    assert set(DeadLetter.objects.values_list("resolved_by", flat=True)) == {"admin"}
+
+
+def test_a_retry_that_fails_again_keeps_the_dead_letter_and_says_why(admin_client, ledger):
+    consumer = support.ledger_consumer("t")
+    dead = dead_letter(consumer.name, 1)  # no account: still failing
+
+    with registered(consumer):
+        response = admin_client.post(
+            reverse("admin:events_deadletter_changelist"),
+            {"action": "retry", "_selected_action": [dead.pk]},
+            follow=True,
+        )
+
+    dead.refresh_from_db()
+    assert dead.status == DeadLetter.Status.DEAD
+    assert dead.attempts == 6
+    assert "failed again" in response.content.decode()
+
+
+def test_discard_from_the_admin_releases_what_was_parked(admin_client, ledger):
+    consumer = support.ledger_consumer("t")
+    dead = dead_letter(consumer.name, 1, value=b"garbage")
+    dead_letter(consumer.name, 2, status=DeadLetter.Status.PARKED, sequence=2)
+    support.open_account("x")
+
+    with registered(consumer):
+        admin_client.post(
+            reverse("admin:events_deadletter_changelist"),
+            {"action": "discard", "_selected_action": [dead.pk]},
+        )
+
+    assert support.account("x") == (100, 2)
+    assert list(DeadLetter.objects.order_by("offset").values_list("status", flat=True)) == [
+        "discarded",
+        "retried",
+    ]
