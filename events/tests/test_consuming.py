@@ -197,3 +197,24 @@ def test_the_consumer_reports_its_lag_per_partition(topic):
         "events_consumer_lag", {"consumer": consumer.name, "topic": topic, "partition": str(partition)}
     )
     assert lag == 0
+
+
+def test_rebalances_as_consumers_join_and_leave_neither_lose_nor_double_apply_an_event(topic):
+    accounts = [f"acct-{i}" for i in range(30)]
+    for name in accounts:
+        support.open_account(name)
+    consumer = support.ledger_consumer(topic)
+
+    def wave(sequence):
+        support.produce(topic, *[credited(name, sequence, 1) for name in accounts])
+
+    with support.consumer_thread(consumer):
+        wave(1)
+        with support.consumer_thread(consumer):  # a second member joins: partitions move
+            wave(2)
+            wait_until(lambda: caught_up(consumer, topic), timeout=60, message="two members to catch up")
+        wave(3)  # the second member left: its partitions come back to the first
+        wait_until(lambda: caught_up(consumer, topic), timeout=60, message="the first member to catch up")
+
+    assert {name: account(name) for name in accounts} == dict.fromkeys(accounts, (3, 3))
+    assert InboxEvent.objects.filter(consumer=consumer.name).count() == 3 * len(accounts)
