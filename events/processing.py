@@ -108,6 +108,10 @@ def _park(consumer: Consumer, message: Message) -> bool:
             aggregate_lock(consumer, message.aggregate_id)
             if not blocked_aggregates(consumer, [message.aggregate_id]):
                 return False
+            if _letter_of(consumer, message).filter(
+                status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.PARKED]
+            ):
+                return True  # redelivered (the offset was never committed): it keeps its place in line
             try:  # for the people who will look at it: what it is, if it can be read
                 envelope = Envelope.from_json(message.value)
             except EnvelopeError:
@@ -117,6 +121,12 @@ def _park(consumer: Consumer, message: Message) -> bool:
             return True
     except (OperationalError, InterfaceError) as exc:
         raise InfrastructureError(str(exc)) from exc
+
+
+def _letter_of(consumer: Consumer, message: Message):
+    return DeadLetter.objects.filter(
+        consumer=consumer.name, topic=message.topic, partition=message.partition, offset=message.offset
+    )
 
 
 def _apply(consumer: Consumer, message: Message, envelope: Envelope) -> Outcome:

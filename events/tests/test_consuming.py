@@ -218,3 +218,21 @@ def test_rebalances_as_consumers_join_and_leave_neither_lose_nor_double_apply_an
 
     assert {name: account(name) for name in accounts} == dict.fromkeys(accounts, (3, 3))
     assert InboxEvent.objects.filter(consumer=consumer.name).count() == 3 * len(accounts)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_letter_redelivered_before_its_offset_was_committed_keeps_its_place_in_line(topic):
+    consumer = support.ledger_consumer(topic)
+    poison = Message(topic, 0, 5, b"a", b"not an event")
+    later = Message(topic, 0, 6, b"a", credited("a", 2, 100).to_json())
+    assert process(consumer, poison) == Outcome.DEAD
+    assert process(consumer, later) == Outcome.PARKED
+
+    # the consumer died before committing offsets: both come again
+    assert process(consumer, poison) == Outcome.PARKED
+    assert process(consumer, later) == Outcome.PARKED
+
+    statuses = (
+        DeadLetter.objects.filter(consumer=consumer.name).order_by("offset").values_list("status", flat=True)
+    )
+    assert list(statuses) == ["dead", "parked"]
