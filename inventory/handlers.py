@@ -2,12 +2,41 @@
 
 from events.consumers import Consumer
 from events.topics import event_topic
+from inventory import services
+
+
+def on_order_created(envelope, payload):
+    services.reservation_reserve(
+        order_id=payload.order_id,
+        lines=[line.model_dump(mode="json") for line in payload.lines],
+        caused_by=envelope,
+    )
+
+
+def on_payment_processed(envelope, payload):
+    if payload.status == "succeeded":
+        services.reservation_commit(order_id=payload.order_id, caused_by=envelope)
+    else:
+        services.reservation_release(order_id=payload.order_id, reason="payment_declined", caused_by=envelope)
+
+
+def on_order_cancelled(envelope, payload):
+    services.reservation_release(order_id=payload.order_id, reason="order_cancelled", caused_by=envelope)
+
+
+def on_order_failed(envelope, payload):
+    services.reservation_release(
+        order_id=payload.order_id, reason=f"order_failed:{payload.reason}", caused_by=envelope
+    )
+
 
 CONSUMER = Consumer(
     name="inventory",
-    topics=(
-        event_topic("orders"),
-        event_topic("payments"),
-    ),
-    handlers={},
+    topics=(event_topic("orders"), event_topic("payments")),
+    handlers={
+        "OrderCreated": on_order_created,
+        "OrderCancelled": on_order_cancelled,
+        "OrderFailed": on_order_failed,
+        "PaymentProcessed": on_payment_processed,
+    },
 )
