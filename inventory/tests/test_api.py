@@ -1,0 +1,60 @@
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(admin_user):
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    return client
+
+
+def test_put_creates_then_updates_a_product(staff):
+    created = staff.put(
+        "/api/v1/products/SKU-1", {"name": "Mug", "price": "9.50", "stock_quantity": 4}, format="json"
+    )
+    updated = staff.put(
+        "/api/v1/products/SKU-1", {"name": "Mug", "price": "8.00", "stock_quantity": 6}, format="json"
+    )
+
+    assert created.status_code == 201
+    assert updated.status_code == 200
+    assert staff.get("/api/v1/products/SKU-1").json() == {
+        "sku": "SKU-1",
+        "name": "Mug",
+        "price": "8.00",
+        "stock_quantity": 6,
+        "reserved": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "Mug", "price": "-1", "stock_quantity": 1}, "price"),
+        ({"name": "Mug", "price": "1", "stock_quantity": -1}, "stock_quantity"),
+        ({"name": "Mug", "price": "abc", "stock_quantity": 1}, "price"),
+        ({"price": "1", "stock_quantity": 1}, "name"),
+    ],
+)
+def test_bad_product_data_is_refused_field_by_field(staff, body, field):
+    response = staff.put("/api/v1/products/SKU-1", body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_an_unknown_product_is_404_with_its_name(staff):
+    response = staff.get("/api/v1/products/NOPE")
+
+    assert response.status_code == 404
+    assert "NOPE" in response.json()["detail"]
+
+
+def test_only_staff_may_use_the_inventory_api(django_user_model):
+    client = APIClient()
+    assert client.get("/api/v1/products").status_code == 401
+    client.force_authenticate(django_user_model.objects.create_user("customer", password="x"))
+    assert client.get("/api/v1/products").status_code == 403
