@@ -65,9 +65,11 @@ class ConsumerLoop:
         logger.info("consumer %s reading %s", self.consumer.name, ", ".join(self.consumer.topics))
         try:
             while not self.stop.is_set():
-                batch = self._kafka.consume(self.batch_size, timeout=self.poll_timeout)
-                if batch:
-                    self._run_batch(batch)
+                # Block for one message, then take what is already fetched: consume() alone would
+                # wait out its whole timeout for a full batch, adding that much latency to each event.
+                first = self._kafka.poll(self.poll_timeout)
+                if first is not None:
+                    self._run_batch([first, *self._kafka.consume(self.batch_size - 1, timeout=0)])
         finally:
             self._kafka.close()  # commits nothing more; leaves the group at once
             if self._producer is not None:

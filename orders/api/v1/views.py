@@ -1,0 +1,113 @@
+"""The customer API of the orders service. Thin: validate, call a service or selector, render."""
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from rest_framework import status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import selectors, state
+from orders.api.v1 import serializers
+from orders.services import placement
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    def post(self, request):
+        data = serializers.CredentialsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            with transaction.atomic():
+                user = get_user_model().objects.create_user(**data.validated_data)
+        except IntegrityError:
+            raise ValidationError({"username": ["this username is taken"]}) from None
+        token = Token.objects.create(user=user)
+        return Response({"token": token.key}, status=status.HTTP_201_CREATED)
+
+
+class TokenView(ObtainAuthToken):
+    """POST username and password, get the account's token."""
+
+
+class ProductListView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response(serializers.ProductSerializer(selectors.catalog_list(), many=True).data)
+
+
+class OrderPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class OrderListView(APIView):
+    def get(self, request):
+        query = serializers.StatusFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        orders = selectors.order_list_for_customer(
+            customer=request.user, status=query.validated_data.get("status")
+        )
+        paginator = OrderPagination()
+        page = paginator.paginate_queryset(orders, request, view=self)
+        return paginator.get_paginated_response(serializers.OrderOutSerializer(page, many=True).data)
+
+    def post(self, request):
+        data = serializers.OrderInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
+            raise ValidationError({"Idempotency-Key": [f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters"]})
+        try:
+            order, _ = placement.order_place(
+                customer=request.user,
+                lines=[placement.LineIn(**item) for item in data.validated_data["items"]],
+                payment_token=data.validated_data["payment_token"],
+                idempotency_key=key,
+                fingerprint=placement.request_fingerprint(request.data) if key else "",
+            )
+        except placement.PlacementError as exc:
+            raise ValidationError(exc.errors) from exc
+        except placement.IdempotencyKeyReused:
+            return Response(
+                {"detail": "this Idempotency-Key was already used with a different request; use a new key"},
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
+        except placement.RequestInFlight:
+            return Response(
+                {"detail": "a request with this Idempotency-Key is still being processed; retry shortly"},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(serializers.OrderOutSerializer(order).data, status=status.HTTP_202_ACCEPTED)
+
+
+class OrderDetailView(APIView):
+    def get(self, request, order_id):
+        order = selectors.order_get_for_customer(customer=request.user, order_id=order_id)
+        if order is None:
+            raise NotFound("no such order")
+        return Response(serializers.OrderOutSerializer(order).data)
+
+
+class OrderCancelView(APIView):
+    def post(self, request, order_id):
+        if selectors.order_get_for_customer(customer=request.user, order_id=order_id) is None:
+            raise NotFound("no such order")
+        try:
+            placement.order_cancel(order_id=order_id, customer=request.user)
+        except state.IllegalTransition as exc:
+            return Response(
+                {"detail": f"the order is already {exc.order.status}"}, status=status.HTTP_409_CONFLICT
+            )
+        order = selectors.order_get_for_customer(customer=request.user, order_id=order_id)
+        return Response(serializers.OrderOutSerializer(order).data, status=status.HTTP_202_ACCEPTED)

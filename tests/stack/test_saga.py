@@ -1,0 +1,194 @@
+"""The order saga end to end, over HTTP, across the running services and their own databases."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
+import pytest
+
+from tests.stack.conftest import ROOT, ctl, database_url, service_url, wait_until
+
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def call(method: str, url: str, body=None, token: str | None = None, headers=None) -> tuple[int, dict | list]:
+    request = urllib.request.Request(
+        url, method=method, data=json.dumps(body).encode() if body is not None else None
+    )
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Token {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@cache
+def staff_token(service: str) -> str:
+    """The local admin's token in `service`, made with DRF's drf_create_token as an operator would."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "drf_create_token", "admin"],
+        cwd=ROOT,
+        env=os.environ
+        | {"DJANGO_SETTINGS_MODULE": f"config.settings.{service}", "DATABASE_URL": database_url(service)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.split()[2]
+
+
+def customer() -> str:
+    status, body = call(
+        "POST",
+        f"{service_url('orders')}/api/v1/auth/register",
+        {"username": f"c-{uuid.uuid4().hex[:10]}", "password": "correct horse battery"},
+    )
+    assert status == 201, body
+    return body["token"]
+
+
+def product(stock: int, price: str = "5.00") -> str:
+    """A new product in inventory, once the orders catalog has it."""
+    sku = f"SKU-{uuid.uuid4().hex[:8]}"
+    status, body = call(
+        "PUT",
+        f"{service_url('inventory')}/api/v1/products/{sku}",
+        {"name": sku, "price": price, "stock_quantity": stock},
+        token=staff_token("inventory"),
+    )
+    assert status == 201, body
+    wait_until(
+        lambda: any(p["sku"] == sku for p in call("GET", f"{service_url('orders')}/api/v1/products")[1]),
+        timeout=30,
+        message=f"{sku} to reach the orders catalog",
+    )
+    return sku
+
+
+def place(token: str, sku: str, quantity: int = 1, card: str = "tok_visa") -> dict:
+    status, body = call(
+        "POST",
+        f"{service_url('orders')}/api/v1/orders",
+        {"items": [{"sku": sku, "quantity": quantity}], "payment_token": card},
+        token=token,
+    )
+    assert status == 202, body
+    assert body["status"] == "pending"
+    return body
+
+
+def outcome(token: str, order_id: str, timeout: float = 30) -> dict:
+    def terminal():
+        status, body = call("GET", f"{service_url('orders')}/api/v1/orders/{order_id}", token=token)
+        return body if status == 200 and body["status"] in TERMINAL else None
+
+    return wait_until(terminal, timeout=timeout, message=f"order {order_id} to finish")
+
+
+def stock(sku: str) -> tuple[int, int]:
+    _, body = call("GET", f"{service_url('inventory')}/api/v1/products/{sku}", token=staff_token("inventory"))
+    return body["stock_quantity"], body["reserved"]
+
+
+def payments(order_id: str) -> list[dict]:
+    _, body = call(
+        "GET", f"{service_url('payments')}/api/v1/payments?order_id={order_id}", token=staff_token("payments")
+    )
+    return body
+
+
+def test_an_order_completes_stock_is_shipped_and_the_payment_captured():
+    token, sku = customer(), product(stock=5, price="7.25")
+
+    order = place(token, sku, quantity=2)
+    done = outcome(token, order["order_id"])
+
+    assert (done["status"], done["failure_reason"], done["total_amount"]) == ("completed", "", "14.50")
+    assert [h["status"] for h in done["history"]] == ["pending", "completed"]
+    assert stock(sku) == (3, 0)
+    assert [(p["status"], p["amount"]) for p in payments(order["order_id"])] == [("captured", "14.50")]
+
+
+def test_an_order_for_more_than_is_in_stock_fails_and_nothing_is_charged():
+    token, sku = customer(), product(stock=1)
+
+    order = place(token, sku, quantity=2)
+    done = outcome(token, order["order_id"])
+
+    assert (done["status"], done["failure_reason"]) == ("failed", "out_of_stock")
+    assert stock(sku) == (1, 0)
+    wait_until(
+        lambda: [p["status"] for p in payments(order["order_id"])] == ["voided"],
+        timeout=30,
+        message="the payment to be voided",
+    )
+
+
+def test_a_declined_card_fails_the_order_and_releases_its_stock():
+    token, sku = customer(), product(stock=3)
+
+    order = place(token, sku, quantity=2, card="tok_chargeDeclinedInsufficientFunds")
+    done = outcome(token, order["order_id"])
+
+    assert (done["status"], done["failure_reason"]) == ("failed", "payment_declined")
+    wait_until(lambda: stock(sku) == (3, 0), timeout=30, message="the stock to be released")
+    assert [p["status"] for p in payments(order["order_id"])] == ["declined"]
+
+
+def test_an_order_cancelled_while_pending_releases_its_stock_and_is_never_charged():
+    token, sku = customer(), product(stock=3)
+    ctl("stop", "app:consume-inventory")  # hold the saga at its first step
+    try:
+        order = place(token, sku, quantity=2)
+        status, body = call(
+            "POST", f"{service_url('orders')}/api/v1/orders/{order['order_id']}/cancel", token=token
+        )
+        assert (status, body["status"]) == (202, "cancelled")
+    finally:
+        ctl("start", "app:consume-inventory")
+
+    wait_until(
+        lambda: [p["status"] for p in payments(order["order_id"])] == ["voided"],
+        timeout=60,
+        message="the payment to be voided",
+    )
+    wait_until(lambda: stock(sku) == (3, 0), timeout=60, message="the stock to be back")
+    status, body = call(
+        "POST", f"{service_url('orders')}/api/v1/orders/{order['order_id']}/cancel", token=token
+    )
+    assert status == 409
+
+
+def test_fifty_concurrent_orders_for_ten_units_complete_exactly_ten():
+    sku = product(stock=10)
+    tokens = [customer() for _ in range(5)]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        orders = list(pool.map(lambda i: (tokens[i % 5], place(tokens[i % 5], sku)["order_id"]), range(50)))
+        outcomes = list(pool.map(lambda pair: outcome(*pair, timeout=90)["status"], orders))
+
+    assert outcomes.count("completed") == 10
+    assert outcomes.count("failed") == 40
+    assert stock(sku) == (0, 0)
+    captured = [p for _, order_id in orders for p in payments(order_id) if p["status"] == "captured"]
+    assert len(captured) == 10
+
+
+@pytest.mark.parametrize("service", ["orders", "inventory", "payments"])
+def test_no_dead_letters_were_left_by_the_saga(service):
+    from tests.stack.test_services import get
+
+    _, metrics = get(f"{service_url(service)}/metrics")
+    open_dead = [line for line in metrics.splitlines() if line.startswith("events_dead_letters_open{")]
+    assert not [line for line in open_dead if not line.endswith(" 0.0")], open_dead
