@@ -29,7 +29,15 @@ class HistoryInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ["order_id", "customer", "status", "failure_reason", "total_amount", "created_at", "updated_at"]
+    list_display = [
+        "order_id",
+        "customer",
+        "status",
+        "failure_reason",
+        "total_amount",
+        "created_at",
+        "updated_at",
+    ]
     list_filter = ["status", "failure_reason", "created_at"]
     search_fields = ["=order_id", "customer__username"]
     list_select_related = ["customer"]
@@ -47,7 +55,9 @@ class OrderAdmin(ReadOnlyAdmin):
     def cancel(self, request, queryset):
         for order in queryset:
             try:
-                placement.order_cancel(order_id=order.order_id, reason=f"cancelled by {request.user.get_username()}")
+                placement.order_cancel(
+                    order_id=order.order_id, reason=f"cancelled by {request.user.get_username()}"
+                )
             except state.IllegalTransition as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             else:

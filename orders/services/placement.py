@@ -84,7 +84,7 @@ def order_place(
             OrderLine(order=order, sku=line.sku, quantity=line.quantity, unit_price=prices[line.sku])
             for line in lines
         )
-        OrderStatusChange.objects.create(order=order, status=Order.Status.PENDING)
+        created = OrderStatusChange.objects.create(order=order, status=Order.Status.PENDING)
         publish(
             "OrderCreated",
             aggregate_type="order",
@@ -101,7 +101,8 @@ def order_place(
                 "payment_token": payment_token,
             },
         )
-    order._prefetched_objects_cache = {"lines": order_lines}
+    # What was just written, so rendering the order reads nothing back.
+    order._prefetched_objects_cache = {"lines": order_lines, "history": [created]}
     return order, True
 
 

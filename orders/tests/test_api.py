@@ -1,0 +1,167 @@
+"""The customer API's contract: what it answers, and that bad input changes nothing."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from events.models import OutboxEvent
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db
+
+ORDER = {"items": [{"sku": "MUG", "quantity": 2}], "payment_token": "tok_visa"}
+
+
+def nothing_written():
+    return not Order.objects.exists() and not OutboxEvent.objects.filter(event_type="OrderCreated").exists()
+
+
+def test_register_then_get_a_token():
+    client = APIClient()
+
+    registered = client.post(
+        "/api/v1/auth/register", {"username": "bob", "password": "correct horse"}, format="json"
+    )
+    token = client.post("/api/v1/auth/token", {"username": "bob", "password": "correct horse"}, format="json")
+
+    assert registered.status_code == 201
+    assert token.status_code == 200
+    assert token.json()["token"] == registered.json()["token"]
+
+
+def test_a_taken_username_is_refused():
+    client = APIClient()
+    client.post("/api/v1/auth/register", {"username": "bob", "password": "correct horse"}, format="json")
+
+    again = client.post(
+        "/api/v1/auth/register", {"username": "bob", "password": "another one"}, format="json"
+    )
+
+    assert again.status_code == 400
+    assert "username" in again.json()
+
+
+def test_the_catalog_is_public(catalog):
+    response = APIClient().get("/api/v1/products")
+
+    assert response.json() == [
+        {"sku": "CUP", "name": "Cup", "price": "3.00"},
+        {"sku": "MUG", "name": "Mug", "price": "9.50"},
+    ]
+
+
+def test_placing_an_order_answers_202_pending_and_writes_order_created(api, catalog):
+    response = api.post("/api/v1/orders", ORDER, format="json")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["status"], body["total_amount"]) == ("pending", "19.00")
+    assert body["items"] == [{"sku": "MUG", "quantity": 2, "unit_price": "9.50"}]
+    created = OutboxEvent.objects.get(event_type="OrderCreated")
+    assert created.aggregate_id == body["order_id"]
+    assert created.envelope["payload"]["payment_token"] == "tok_visa"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"items": [{"sku": "NOPE", "quantity": 1}], "payment_token": "tok_visa"}, "items"),
+        ({"items": [{"sku": "MUG", "quantity": 0}], "payment_token": "tok_visa"}, "items"),
+        ({"items": [{"sku": "MUG", "quantity": 101}], "payment_token": "tok_visa"}, "items"),
+        ({"items": [{"sku": "MUG", "quantity": 2.5}], "payment_token": "tok_visa"}, "items"),
+        ({"items": [{"sku": "MUG", "quantity": "lots"}], "payment_token": "tok_visa"}, "items"),
+        ({"items": [], "payment_token": "tok_visa"}, "items"),
+        ({"items": [{"sku": "MUG", "quantity": 1}] * 51, "payment_token": "tok_visa"}, "items"),
+        ({"items": "MUG", "payment_token": "tok_visa"}, "items"),
+        ({"items": [{"sku": "MUG", "quantity": 1}]}, "payment_token"),
+        ({"items": [{"sku": "MUG", "quantity": 1}], "payment_token": "tok_bitcoin"}, "payment_token"),
+    ],
+)
+def test_bad_orders_get_field_level_errors_and_change_nothing(api, catalog, body, field):
+    response = api.post("/api/v1/orders", body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert nothing_written()
+
+
+def test_malformed_json_is_a_400_that_changes_nothing(api, catalog):
+    response = api.post("/api/v1/orders", data=b'{"items": [', content_type="application/json")
+
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+    assert nothing_written()
+
+
+def test_an_oversized_body_is_refused_with_413(api, catalog):
+    response = api.post("/api/v1/orders", data=b"x" * (2 * 1024 * 1024), content_type="application/json")
+
+    assert response.status_code == 413
+    assert nothing_written()
+
+
+def test_orders_need_a_valid_token(catalog):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+
+    assert client.post("/api/v1/orders", ORDER, format="json").status_code == 401
+    assert APIClient().get("/api/v1/orders").status_code == 401
+
+
+def test_the_same_idempotency_key_and_body_return_the_same_order(api, catalog):
+    first = api.post("/api/v1/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api.post("/api/v1/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["order_id"] == first.json()["order_id"]
+    assert Order.objects.count() == 1
+    assert OutboxEvent.objects.filter(event_type="OrderCreated").count() == 1
+
+
+def test_the_same_idempotency_key_with_another_body_is_422(api, catalog):
+    api.post("/api/v1/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    other = {"items": [{"sku": "CUP", "quantity": 1}], "payment_token": "tok_visa"}
+
+    response = api.post("/api/v1/orders", other, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert response.status_code == 422
+    assert Order.objects.count() == 1
+
+
+def test_another_customers_order_is_404(api, catalog, django_user_model):
+    order_id = api.post("/api/v1/orders", ORDER, format="json").json()["order_id"]
+    stranger = APIClient()
+    stranger.force_authenticate(django_user_model.objects.create_user("mallory", password="x"))
+
+    assert stranger.get(f"/api/v1/orders/{order_id}").status_code == 404
+    assert stranger.post(f"/api/v1/orders/{order_id}/cancel").status_code == 404
+    assert stranger.get("/api/v1/orders").json()["count"] == 0
+
+
+def test_the_customers_orders_are_listed_by_status_and_paginated(api, catalog):
+    for _ in range(3):
+        api.post("/api/v1/orders", ORDER, format="json")
+
+    everything = api.get("/api/v1/orders?page_size=2").json()
+    pending = api.get("/api/v1/orders?status=pending").json()
+    bad = api.get("/api/v1/orders?status=lost")
+
+    assert (everything["count"], len(everything["results"])) == (3, 2)
+    assert pending["count"] == 3
+    assert bad.status_code == 400
+
+
+def test_cancel_is_202_while_pending_and_409_once_terminal(api, catalog):
+    order_id = api.post("/api/v1/orders", ORDER, format="json").json()["order_id"]
+
+    first = api.post(f"/api/v1/orders/{order_id}/cancel")
+    second = api.post(f"/api/v1/orders/{order_id}/cancel")
+
+    assert (first.status_code, first.json()["status"]) == (202, "cancelled")
+    assert second.status_code == 409
+    assert OutboxEvent.objects.filter(event_type="OrderCancelled").count() == 1
+
+
+def test_placing_an_order_costs_a_fixed_number_of_queries(api, catalog, django_assert_num_queries):
+    # savepoint, catalog, order, lines, history, outbox, release
+    with django_assert_num_queries(7):
+        assert api.post("/api/v1/orders", ORDER, format="json").status_code == 202

@@ -1,0 +1,91 @@
+"""The orders service's saga steps and its state machine."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from events.envelope import Envelope
+from events.models import OutboxEvent
+from orders import state
+from orders.models import CatalogProduct, Order
+from orders.services import catalog, placement, saga
+
+pytestmark = pytest.mark.django_db
+
+
+def event(sequence=1, aggregate_id="x") -> Envelope:
+    return Envelope(
+        event_type="T",
+        version=1,
+        aggregate_type="order",
+        aggregate_id=aggregate_id,
+        sequence=sequence,
+        payload={},
+        producer="tests",
+        correlation_id=aggregate_id,
+    )
+
+
+@pytest.fixture
+def order(customer, catalog):
+    placed, _ = placement.order_place(
+        customer=customer, lines=[placement.LineIn("MUG", 1)], payment_token="tok_visa"
+    )
+    return placed
+
+
+def test_a_successful_payment_completes_the_order_and_publishes_it(order):
+    saga.order_apply_payment(order_id=str(order.order_id), succeeded=True, caused_by=event())
+
+    order.refresh_from_db()
+    assert (order.status, order.version) == ("completed", 2)
+    assert OutboxEvent.objects.filter(event_type="OrderCompleted", aggregate_id=str(order.order_id)).exists()
+
+
+def test_a_rejection_for_stock_fails_the_order_as_out_of_stock(order):
+    saga.order_apply_inventory_rejected(
+        order_id=str(order.order_id), reason="out_of_stock", caused_by=event()
+    )
+
+    order.refresh_from_db()
+    assert (order.status, order.failure_reason) == ("failed", "out_of_stock")
+
+
+def test_an_event_for_a_terminal_order_is_refused_and_changes_nothing(order):
+    placement.order_cancel(order_id=order.order_id)
+
+    result = saga.order_apply_payment(order_id=str(order.order_id), succeeded=True, caused_by=event())
+
+    order.refresh_from_db()
+    assert result is None
+    assert order.status == "cancelled"
+    assert [h.status for h in order.history.all()] == ["pending", "cancelled"]
+
+
+def test_the_state_machine_refuses_leaving_a_terminal_state(order):
+    state.transition(order, Order.Status.FAILED, reason="timeout")
+
+    with pytest.raises(state.IllegalTransition, match="is failed; it cannot become completed"):
+        state.transition(order, Order.Status.COMPLETED)
+
+
+def test_orders_pending_past_the_timeout_fail_with_reason_timeout(order, customer):
+    fresh, _ = placement.order_place(
+        customer=customer, lines=[placement.LineIn("CUP", 1)], payment_token="tok_visa"
+    )
+    Order.objects.filter(pk=order.pk).update(created_at=order.created_at - timedelta(minutes=10))
+
+    assert saga.order_fail_stuck(older_than=timedelta(minutes=2)) == 1
+
+    order.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (order.status, order.failure_reason, fresh.status) == ("failed", "timeout", "pending")
+    assert OutboxEvent.objects.filter(event_type="OrderFailed", aggregate_id=str(order.order_id)).exists()
+
+
+def test_the_catalog_never_lets_an_older_product_event_overwrite_a_newer_one():
+    catalog.catalog_apply_product(envelope=event(2, "MUG"), sku="MUG", name="Mug v2", price=Decimal("2"))
+    catalog.catalog_apply_product(envelope=event(1, "MUG"), sku="MUG", name="Mug v1", price=Decimal("1"))
+
+    assert CatalogProduct.objects.get(sku="MUG").name == "Mug v2"

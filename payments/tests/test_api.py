@@ -1,0 +1,24 @@
+import pytest
+from rest_framework.test import APIClient
+
+from payments.models import Payment
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_list_payments_by_order(admin_user):
+    Payment.objects.create(order_id="o1", status=Payment.Status.CAPTURED, amount="3.00")
+    Payment.objects.create(order_id="o2")
+    client = APIClient()
+    client.force_authenticate(admin_user)
+
+    body = client.get("/api/v1/payments?order_id=o1").json()
+
+    assert [(p["order_id"], p["status"], p["amount"]) for p in body] == [("o1", "captured", "3.00")]
+
+
+def test_customers_cannot_see_payments(django_user_model):
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_user("c", password="x"))
+
+    assert client.get("/api/v1/payments").status_code == 403
