@@ -1,6 +1,7 @@
 """The customer API's contract: what it answers, and that bad input changes nothing."""
 
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 
 from events.models import OutboxEvent
@@ -165,3 +166,21 @@ def test_placing_an_order_costs_a_fixed_number_of_queries(api, catalog, django_a
     # savepoint, catalog, order, lines, history, outbox, release
     with django_assert_num_queries(7):
         assert api.post("/api/v1/orders", ORDER, format="json").status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_whose_idempotency_key_is_still_in_flight_gets_409(api, customer, catalog):
+    # given another request holding the key (its transaction not yet committed)
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"{customer.pk}:k-busy"])
+        # when
+        response = api.post("/api/v1/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-busy")
+    finally:
+        other.close()
+
+    # then
+    assert response.status_code == 409
+    assert "still being processed" in response.json()["detail"]
+    assert nothing_written()
