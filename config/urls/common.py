@@ -1,8 +1,10 @@
-"""Endpoints every service has: health checks, Prometheus metrics and the Django admin."""
+"""Endpoints every service has: health checks, Prometheus metrics, the Django admin, and its
+OpenAPI schema with Swagger UI."""
 
 from django.conf import settings
 from django.contrib import admin
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
 from events.metrics import metrics_view
@@ -15,4 +17,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db
 
 
 def registered_models():
-    return [model for model in admin.site._registry]
+    return list(admin.site._registry)
 
 
 @pytest.mark.parametrize("model", registered_models(), ids=lambda m: m._meta.label)

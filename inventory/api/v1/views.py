@@ -2,6 +2,8 @@
 
 import re
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAdminUser
@@ -14,9 +16,14 @@ from inventory.api.v1.serializers import ProductInSerializer, ProductOutSerializ
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+def error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(OpenApiTypes.OBJECT, description=description)
+
+
 class ProductListView(APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(operation_id="list_products", responses=ProductOutSerializer(many=True))
     def get(self, request):
         return Response(ProductOutSerializer(selectors.product_list(), many=True).data)
 
@@ -24,12 +31,25 @@ class ProductListView(APIView):
 class ProductDetailView(APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(
+        operation_id="get_product", responses={200: ProductOutSerializer, 404: error("no such product")}
+    )
     def get(self, request, sku):
         product = selectors.product_get(sku=sku)
         if product is None:
             raise NotFound(f"no product {sku!r}")
         return Response(ProductOutSerializer(product).data)
 
+    @extend_schema(
+        operation_id="put_product",
+        request=ProductInSerializer,
+        responses={
+            200: ProductOutSerializer,
+            201: ProductOutSerializer,
+            400: error("field by field: what to change"),
+            409: error("stock_quantity below the units held for orders"),
+        },
+    )
     def put(self, request, sku):
         if not SKU.match(sku):
             raise ValidationError(

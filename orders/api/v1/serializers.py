@@ -62,3 +62,10 @@ class OrderOutSerializer(serializers.ModelSerializer):
 
 class StatusFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+
+
+class OrderPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = OrderOutSerializer(many=True)

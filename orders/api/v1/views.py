@@ -2,6 +2,8 @@
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -18,10 +20,19 @@ from orders.services import placement
 IDEMPOTENCY_KEY_MAX = 255
 
 
+def error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(OpenApiTypes.OBJECT, description=description)
+
+
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
+    @extend_schema(
+        operation_id="register",
+        request=serializers.CredentialsSerializer,
+        responses={201: serializers.TokenSerializer, 400: error("invalid or taken username, short password")},
+    )
     def post(self, request):
         data = serializers.CredentialsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -34,6 +45,13 @@ class RegisterView(APIView):
         return Response({"token": token.key}, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="obtain_token",
+        request=serializers.CredentialsSerializer,
+        responses={200: serializers.TokenSerializer, 400: error("wrong username or password")},
+    )
+)
 class TokenView(ObtainAuthToken):
     """POST username and password, get the account's token."""
 
@@ -41,6 +59,7 @@ class TokenView(ObtainAuthToken):
 class ProductListView(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="list_products", responses=serializers.ProductSerializer(many=True))
     def get(self, request):
         return Response(serializers.ProductSerializer(selectors.catalog_list(), many=True).data)
 
@@ -52,6 +71,19 @@ class OrderPagination(PageNumberPagination):
 
 
 class OrderListView(APIView):
+    @extend_schema(
+        operation_id="list_orders",
+        parameters=[
+            serializers.StatusFilterSerializer,
+            OpenApiParameter("page", int, description="page number, from 1"),
+            OpenApiParameter("page_size", int, description="orders per page (at most 100)"),
+        ],
+        responses={
+            200: serializers.OrderPageSerializer,
+            400: error("unknown status"),
+            404: error("no such page"),
+        },
+    )
     def get(self, request):
         query = serializers.StatusFilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -62,6 +94,25 @@ class OrderListView(APIView):
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(serializers.OrderOutSerializer(page, many=True).data)
 
+    @extend_schema(
+        operation_id="place_order",
+        request=serializers.OrderInSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="the same key and body return the same order; another body: 422; in flight: 409",
+            )
+        ],
+        responses={
+            202: serializers.OrderOutSerializer,
+            400: error("field by field: what to change"),
+            409: error("a request with this Idempotency-Key is still being processed"),
+            413: error("request body too large"),
+            422: error("this Idempotency-Key was used with a different request"),
+        },
+    )
     def post(self, request):
         data = serializers.OrderInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -92,6 +143,9 @@ class OrderListView(APIView):
 
 
 class OrderDetailView(APIView):
+    @extend_schema(
+        operation_id="get_order", responses={200: serializers.OrderOutSerializer, 404: error("no such order")}
+    )
     def get(self, request, order_id):
         order = selectors.order_get_for_customer(customer=request.user, order_id=order_id)
         if order is None:
@@ -100,6 +154,15 @@ class OrderDetailView(APIView):
 
 
 class OrderCancelView(APIView):
+    @extend_schema(
+        operation_id="cancel_order",
+        request=None,
+        responses={
+            202: serializers.OrderOutSerializer,
+            404: error("no such order"),
+            409: error("the order is already completed, failed or cancelled"),
+        },
+    )
     def post(self, request, order_id):
         if selectors.order_get_for_customer(customer=request.user, order_id=order_id) is None:
             raise NotFound("no such order")

@@ -1,5 +1,6 @@
 """Payments' staff API: read payments. Thin."""
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
@@ -17,6 +18,11 @@ class PaymentSerializer(serializers.ModelSerializer):
 class PaymentListView(APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(
+        operation_id="list_payments",
+        parameters=[OpenApiParameter("order_id", str, description="only this order's payment")],
+        responses=PaymentSerializer(many=True),
+    )
     def get(self, request):
         payments = Payment.objects.all()
         order_id = request.query_params.get("order_id")
