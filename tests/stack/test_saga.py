@@ -10,7 +10,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
+import psycopg2
 import pytest
+from celery import Celery
 
 from tests.stack.conftest import ROOT, ctl, database_url, service_url, wait_until
 
@@ -192,3 +194,31 @@ def test_no_dead_letters_were_left_by_the_saga(service):
     _, metrics = get(f"{service_url(service)}/metrics")
     open_dead = [line for line in metrics.splitlines() if line.startswith("events_dead_letters_open{")]
     assert not [line for line in open_dead if not line.endswith(" 0.0")], open_dead
+
+
+def test_an_order_stuck_past_its_timeout_is_failed_by_the_celery_sweep_and_compensated():
+    token, sku = customer(), product(stock=3)
+    ctl("stop", "app:consume-inventory")  # the saga stalls at its first step
+    try:
+        order = place(token, sku, quantity=2)
+        # given it has been pending for ten minutes (longer than ORDERS_PENDING_TIMEOUT_SECONDS)
+        with psycopg2.connect(database_url("orders")) as conn, conn.cursor() as cursor:
+            cursor.execute(
+                "UPDATE orders_order SET created_at = now() - interval '10 minutes' WHERE order_id = %s",
+                [order["order_id"]],
+            )
+        conn.close()
+        # when the sweep that beat runs every 30 s runs now, in the orders service's Celery worker
+        Celery(broker=os.environ["REDIS_URL"]).send_task("orders.tasks.orders_fail_stuck", queue="orders")
+        done = outcome(token, order["order_id"])
+    finally:
+        ctl("start", "app:consume-inventory")
+
+    assert (done["status"], done["failure_reason"]) == ("failed", "timeout")
+    # inventory reserves on the late OrderCreated, then releases on OrderFailed; payments voids
+    wait_until(lambda: stock(sku) == (3, 0), timeout=60, message="the stock to be released")
+    wait_until(
+        lambda: [p["status"] for p in payments(order["order_id"])] == ["voided"],
+        timeout=60,
+        message="the payment to be voided",
+    )
