@@ -66,6 +66,39 @@ def stock_adjust(*, sku: str, delta: int, reason: str, actor: str) -> Product:
     return product
 
 
+def product_recount_reserved(*, sku: str, actor: str) -> Product | None:
+    """Set the product's reserved counter to the units its held reservations hold: the repair
+    for a counter that drifted from them. No-op when they agree or the product is gone."""
+    with transaction.atomic():
+        product = Product.objects.select_for_update().filter(sku=sku).first()
+        if product is None:
+            return None
+        # Every change to a reservation holding this sku locks the product first, so with the
+        # product locked the held reservations stand still while they are counted.
+        held = Reservation.objects.filter(status=Reservation.Status.HELD, lines__contains=[{"sku": sku}])
+        actual = sum(
+            line["quantity"] for reservation in held for line in reservation.lines if line["sku"] == sku
+        )
+        change = actual - product.reserved_quantity
+        if change == 0:
+            return product
+        if actual > product.stock_quantity:
+            raise InventoryError(
+                f"{sku}: held reservations hold {actual} units, more than the {product.stock_quantity} "
+                f"on hand; count the stock and set it first"
+            )
+        product.reserved_quantity = actual
+        product.save(update_fields=["reserved_quantity", "updated_at"])
+        _record(
+            product,
+            StockMovement.Kind.ADJUST,
+            actor,
+            reserved_change=change,
+            reason="reserved counter recounted",
+        )
+    return product
+
+
 def reservation_reserve(*, order_id: str, lines: list[dict], caused_by: Envelope) -> Reservation:
     """Hold every line of the order, or none: InventoryReserved, or InventoryRejected with the reason.
 

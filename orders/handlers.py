@@ -1,5 +1,6 @@
 """Event handlers of the orders service: decode, call a service, nothing else."""
 
+from events import commands
 from events.consumers import Consumer
 from events.topics import event_topic
 from orders.services import catalog, saga
@@ -19,12 +20,19 @@ def on_payment_processed(envelope, payload):
     )
 
 
+def on_fail_order(envelope, payload):
+    saga.order_fail(order_id=payload.order_id, reason=payload.reason, caused_by=envelope)
+
+
 CONSUMER = Consumer(
     name="orders",
-    topics=(event_topic("inventory"), event_topic("payments")),
+    topics=(event_topic("inventory"), event_topic("payments"), event_topic("reconciliation")),
     handlers={
         "ProductUpdated": on_product_updated,
         "InventoryRejected": on_inventory_rejected,
         "PaymentProcessed": on_payment_processed,
+        # Reconciliation's commands.
+        "FailOrder": on_fail_order,
+        "RepublishEvents": commands.on_republish_events,
     },
 )

@@ -16,3 +16,32 @@ def order_get_for_customer(*, customer, order_id) -> Order | None:
         .prefetch_related("lines", "history")
         .first()
     )
+
+
+def order_states():
+    """Orders as the reconciliation service audits them (internal API)."""
+    return Order.objects.select_related("customer").only(
+        "order_id",
+        "customer__username",
+        "status",
+        "failure_reason",
+        "total_amount",
+        "currency",
+        "version",
+        "created_at",
+        "updated_at",
+    )
+
+
+def order_state_as_dict(order: Order) -> dict:
+    return {
+        "order_id": str(order.order_id),
+        "customer": order.customer.username,
+        "status": order.status,
+        "failure_reason": order.failure_reason,
+        "total_amount": order.total_amount,
+        "currency": order.currency,
+        "version": order.version,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    }

@@ -61,6 +61,18 @@ def payment_refund(*, payment_id, by: str) -> Payment:
     return payment
 
 
+def payment_refund_for_order(*, order_id: str, reason: str, caused_by: Envelope | None) -> Payment | None:
+    """Reconciliation's repair of an order that did not complete but was charged: refund its
+    payment. No-op unless the payment is captured."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
+        if payment is None or payment.status != Payment.Status.CAPTURED:
+            return payment
+        payment.failure_reason = f"refunded by reconciliation: {reason}"[:100]
+        _refund(payment, caused_by)
+    return payment
+
+
 def _locked(order_id: str) -> Payment:
     payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
     if payment is None:

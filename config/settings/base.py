@@ -20,6 +20,11 @@ if (BASE_DIR / ".env").exists():
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-stack-only")
 # Django's debug pages; never on outside a developer's machine.
 DEBUG = env.bool("DEBUG", default=False)
+# Keys of the services allowed to call the internal APIs (config/service_auth.py), `name=secret`
+# pairs; the defaults are for the loopback-only local stack. Set real secrets anywhere else.
+INTERNAL_API_KEYS = env.dict(
+    "INTERNAL_API_KEYS", default={"reconciliation": "local-stack-reconciliation-key"}
+)
 # Host names the web servers answer to.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
@@ -115,6 +120,8 @@ SPECTACULAR_SETTINGS = {
 # --- Events (the events app) ---
 # Dotted paths of this service's consumers (events.consumers.Consumer); set per service.
 EVENT_CONSUMERS: list[str] = []
+# Dotted paths of a service's own Prometheus collectors, read from its database at scrape time.
+METRICS_COLLECTORS: list[str] = []
 # Attempts at a failing handler before its event is dead-lettered, and the first back-off (doubling).
 EVENTS_HANDLER_ATTEMPTS = env.int("EVENTS_HANDLER_ATTEMPTS", default=3)
 EVENTS_HANDLER_BACKOFF_SECONDS = env.float("EVENTS_HANDLER_BACKOFF_SECONDS", default=0.2)

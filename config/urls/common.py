@@ -7,6 +7,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
+from config.internal_api import BacklogView
 from events.metrics import metrics_view
 
 admin.site.site_header = f"{settings.SERVICE_NAME.capitalize()} service administration"
@@ -18,5 +19,6 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("internal/v1/backlog", BacklogView.as_view(), name="internal-backlog"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -32,6 +32,11 @@ def order_apply_payment(*, order_id: str, succeeded: bool, caused_by: Envelope) 
     return _finish(order_id, Order.Status.FAILED, "payment_declined", caused_by)
 
 
+def order_fail(*, order_id: str, reason: str, caused_by: Envelope | None) -> Order | None:
+    """Fail a pending order (reconciliation's fix for a stuck saga); no-op once it is terminal."""
+    return _finish(order_id, Order.Status.FAILED, reason, caused_by)
+
+
 def order_fail_stuck(*, older_than: timedelta) -> int:
     """Fail, with reason `timeout`, every order pending for longer than `older_than`; the other
     services compensate on OrderFailed. Returns how many were failed."""

@@ -1,0 +1,14 @@
+"""The inventory service's internal API: its reservations of orders and the state of its stock,
+for the reconciliation service."""
+
+from config.internal_api import StateView, window
+from inventory import selectors
+
+
+class InventoryStateView(StateView):
+    def state(self, query: dict) -> dict:
+        reservations = window(selectors.reservation_states(), query)
+        return {
+            "reservations": [selectors.reservation_state_as_dict(r) for r in reservations],
+            "products": selectors.stock_states(),
+        }
