@@ -8,8 +8,10 @@ at scrape time, so they are right whether or not a relay or consumer is running.
 
 import os
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
+from django.utils.module_loading import import_string
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -94,4 +96,6 @@ def metrics_view(request):
 def _database_registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector())
+    for path in settings.METRICS_COLLECTORS:
+        registry.register(import_string(path)())
     return registry

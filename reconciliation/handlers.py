@@ -1,7 +1,13 @@
-"""Event handlers of the reconciliation service: decode, call a service, nothing else."""
+"""Event handlers of the reconciliation service: every saga event feeds the projection."""
 
 from events.consumers import Consumer
 from events.topics import event_topic
+from reconciliation.services import projection
+
+
+def on_saga_event(envelope, payload):
+    projection.saga_apply_event(envelope=envelope, payload=payload)
+
 
 CONSUMER = Consumer(
     name="reconciliation",
@@ -10,5 +16,5 @@ CONSUMER = Consumer(
         event_topic("inventory"),
         event_topic("payments"),
     ),
-    handlers={},
+    handlers=dict.fromkeys((*projection.STATUS_OF_EVENT, "PaymentProcessed"), on_saga_event),
 )

@@ -1,7 +1,7 @@
 """The reconciliation service: its apps, URLconf, database and Celery queue."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import SHARED_APPS, SPECTACULAR_SETTINGS, service_database, static_root
+from config.settings.base import SHARED_APPS, SPECTACULAR_SETTINGS, env, service_database, static_root
 
 SERVICE_NAME = "reconciliation"
 INSTALLED_APPS = [*SHARED_APPS, "reconciliation"]
@@ -15,3 +15,20 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Reconciliation service API",
     "DESCRIPTION": "Support console (divergences between the services).",
 }
+METRICS_COLLECTORS = ["reconciliation.metrics.ReconciliationCollector"]
+
+# The internal APIs the sweep audits (config/internal_api.py), by service.
+RECONCILIATION_SERVICE_URLS = {
+    service: env(
+        f"{service.upper()}_URL",
+        default=f"http://127.0.0.1:{env.int(f'{service.upper()}_PORT', default=port)}",
+    )
+    for service, port in (("orders", 8001), ("inventory", 8002), ("payments", 8003))
+}
+# An order whose records changed less than this long ago is still moving: rules comparing the
+# services leave it for the next sweep.
+RECONCILIATION_SETTLE_SECONDS = env.int("RECONCILIATION_SETTLE_SECONDS", default=15)
+# A scheduled sweep audits the orders changed since the previous one began, less this margin
+# (and at most RECONCILIATION_FIRST_SWEEP_HOURS back when there was none).
+RECONCILIATION_SWEEP_OVERLAP_SECONDS = env.int("RECONCILIATION_SWEEP_OVERLAP_SECONDS", default=120)
+RECONCILIATION_FIRST_SWEEP_HOURS = env.int("RECONCILIATION_FIRST_SWEEP_HOURS", default=24)

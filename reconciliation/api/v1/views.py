@@ -1,0 +1,68 @@
+"""Reconciliation's staff API: the divergences, and a sweep on demand. Thin."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reconciliation import selectors
+from reconciliation.api.v1.serializers import (
+    DivergenceSerializer,
+    ReconcileRequestSerializer,
+    SweepSerializer,
+)
+from reconciliation.models import Divergence
+from reconciliation.services import sweep
+
+# The newest this many; narrow by status, kind or order for the others.
+MAX_LISTED = 1000
+
+
+class DivergenceListView(generics.ListAPIView):
+    permission_classes = [IsAdminUser]
+    serializer_class = DivergenceSerializer
+
+    @extend_schema(
+        operation_id="list_divergences",
+        parameters=[
+            OpenApiParameter("status", str, enum=Divergence.Status.values, description="only these"),
+            OpenApiParameter("kind", str, description="only this kind"),
+            OpenApiParameter("order_id", str, description="only this order's"),
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        status_ = params.get("status")
+        if status_ and status_ not in Divergence.Status.values:
+            raise ValidationError({"status": [f"one of {', '.join(Divergence.Status.values)}"]})
+        return selectors.divergence_list(
+            status=status_, kind=params.get("kind"), order_id=params.get("order_id")
+        )
+
+
+class ReconcileView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        operation_id="reconcile",
+        request=ReconcileRequestSerializer,
+        responses={
+            200: SweepSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="field by field: what to change"),
+            503: OpenApiResponse(SweepSerializer, description="a service's internal API did not answer"),
+        },
+    )
+    def post(self, request):
+        data = ReconcileRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = sweep.sweep_run(triggered_by=f"staff API ({request.user.username})", **data.validated_data)
+        body = SweepSerializer(result, context={"seen": selectors.divergences_seen_by(result)}).data
+        return Response(
+            body, status=status.HTTP_503_SERVICE_UNAVAILABLE if result.error else status.HTTP_200_OK
+        )

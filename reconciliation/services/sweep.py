@@ -1,0 +1,265 @@
+"""The sweep: audit the services' authoritative state, find divergences, open, fix and close them.
+
+1. Pick the orders to audit: those changed since the previous sweep began (less an overlap),
+   per the projection and per each service; every pending order past its SLA; every order
+   with an open divergence. Or exactly the orders asked for.
+2. Read the three services' state of them (internal APIs) and every product's stock.
+3. Repair the projection from that state where the services' version is newer.
+4. Run the enabled rules. A finding opens a divergence (or refreshes the open one); an
+   automatic policy sends its fix at once.
+5. An open divergence of an audited subject that no rule reported any more is closed:
+   auto_resolved if the system's own fix repaired it, resolved otherwise.
+"""
+
+import json
+import logging
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Q
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from reconciliation import clients, metrics, rules
+from reconciliation.models import (
+    Divergence,
+    DivergenceAction,
+    Fix,
+    Kind,
+    OrderSaga,
+    RulePolicy,
+    SagaStep,
+    Sweep,
+)
+from reconciliation.services import projection, resolution
+
+logger = logging.getLogger(__name__)
+
+SERVICES = ("orders", "inventory", "payments")
+# The advisory lock key that serialises sweeps.
+SWEEP_LOCK = 7_160_001
+
+
+def sweep_run(
+    *, triggered_by: str, order_ids: list[str] | None = None, since=None, settle_seconds: int | None = None
+) -> Sweep:
+    """Run one sweep and return its record (its `error` says why it could not finish).
+
+    Sweeps run one at a time (a PostgreSQL advisory lock): a second one waits for the first.
+    """
+    with _one_at_a_time():
+        return _sweep(triggered_by, order_ids, since, settle_seconds)
+
+
+@contextmanager
+def _one_at_a_time():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [SWEEP_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [SWEEP_LOCK])
+
+
+def _sweep(triggered_by, order_ids, since, settle_seconds) -> Sweep:
+    now = timezone.now()
+    sweep = Sweep.objects.create(started_at=now, triggered_by=triggered_by)
+    settle = timedelta(
+        seconds=settings.RECONCILIATION_SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    )
+    policies = _policies()
+    ctx = rules.Context(
+        now=now, settle=settle, pending_sla=timedelta(seconds=policies[Kind.STUCK_ORDER].threshold_seconds)
+    )
+    try:
+        if order_ids is None:
+            since = since or _default_since(now)
+            sweep.since = since
+            changed = clients.state_changed_since(since)
+            order_ids = _orders_to_audit(since, ctx) | set(changed.orders)
+            order_ids |= set(changed.reservations) | set(changed.payments)
+        wanted = set(order_ids)
+        state = clients.state_of_orders(sorted(wanted))
+        views = _views(sorted(wanted), state)
+        sweep.projection_repaired = sum(
+            projection.saga_refresh(
+                order_id=v.order_id, order=v.order, reservation=v.reservation, payment=v.payment
+            )
+            for v in views
+        )
+        findings = _findings(views, state.products, ctx, policies)
+        # Only what the rules could judge counts as audited: an order still moving is left alone.
+        settled = [v for v in views if rules.settled(v, ctx)]
+        audited = {f"order {v.order_id}" for v in settled} | {f"product {p['sku']}" for p in state.products}
+        audited |= {f"order {v.order_id} events from {s}" for v in settled for s in SERVICES}
+        sweep.orders_audited, sweep.products_audited = len(views), len(state.products)
+        _settle_divergences(sweep, findings, audited, policies)
+    except clients.ServiceUnavailable as exc:
+        logger.warning("sweep %s stopped: %s", sweep.pk, exc)
+        sweep.error = str(exc)
+    sweep.finished_at = timezone.now()
+    sweep.save()
+    return sweep
+
+
+def _policies() -> dict[str, RulePolicy]:
+    policies = {p.kind: p for p in RulePolicy.objects.all()}
+    for kind in Kind:
+        policies.setdefault(kind, RulePolicy(kind=kind))
+    return policies
+
+
+def _default_since(now):
+    last = (
+        Sweep.objects.filter(error="", finished_at__isnull=False, since__isnull=False)
+        .order_by("-started_at")
+        .first()
+    )
+    if last is None:
+        return now - timedelta(hours=settings.RECONCILIATION_FIRST_SWEEP_HOURS)
+    return last.started_at - timedelta(seconds=settings.RECONCILIATION_SWEEP_OVERLAP_SECONDS)
+
+
+def _orders_to_audit(since, ctx: rules.Context) -> set[str]:
+    changed = OrderSaga.objects.filter(updated_at__gte=since).values_list("order_id", flat=True)
+    stuck = OrderSaga.objects.filter(
+        order_status="pending", created_at__lt=ctx.now - ctx.pending_sla
+    ).values_list("order_id", flat=True)
+    open_ones = (
+        Divergence.objects.filter(status=Divergence.Status.OPEN)
+        .exclude(order_id="")
+        .values_list("order_id", flat=True)
+    )
+    return set(changed) | set(stuck) | set(open_ones)
+
+
+def _views(order_ids: list[str], state: clients.ServiceState) -> list[rules.OrderView]:
+    sagas = {s.order_id: s for s in OrderSaga.objects.filter(order_id__in=order_ids)}
+    steps: dict[str, list[tuple[str, int]]] = {}
+    for order_id, producer, sequence in SagaStep.objects.filter(saga_id__in=order_ids).values_list(
+        "saga_id", "producer", "sequence"
+    ):
+        steps.setdefault(order_id, []).append((producer, sequence))
+    return [
+        rules.OrderView(
+            order_id=order_id,
+            order=state.orders.get(order_id),
+            reservation=state.reservations.get(order_id),
+            payment=state.payments.get(order_id),
+            saga=_saga_dict(sagas.get(order_id)),
+            steps=steps.get(order_id, []),
+        )
+        for order_id in order_ids
+    ]
+
+
+def _saga_dict(saga: OrderSaga | None) -> dict | None:
+    if saga is None:
+        return None
+    data = model_to_dict(saga)
+    data["last_event_at"] = saga.last_event_at
+    return data
+
+
+def _findings(views, products, ctx, policies) -> list[tuple[rules.Finding, rules.OrderView | None]]:
+    found = []
+    for view in views:
+        for kind, rule in rules.ORDER_RULES.items():
+            if policies[kind].enabled:
+                found.extend((f, view) for f in rule(view, ctx) if policies[f.kind].enabled)
+    for product in products:
+        found.extend((f, None) for f in rules.stock(product, ctx) if policies[f.kind].enabled)
+    return found
+
+
+def _settle_divergences(sweep: Sweep, findings, audited: set[str], policies) -> None:
+    seen: set[tuple[str, str]] = set()
+    for finding, view in findings:
+        seen.add((finding.kind, finding.subject))
+        evidence = view.evidence() if view else {"inventory": finding.entities}
+        divergence, created = _record(finding, evidence, sweep.started_at)
+        sweep.found += 1
+        if created:
+            sweep.opened += 1
+            last = view.last_change() if view else None
+            delay = (sweep.started_at - last).total_seconds() if last else 0
+            metrics.DETECTION_DELAY.labels(kind=finding.kind).observe(max(delay, 0))
+        if (
+            divergence.status == Divergence.Status.OPEN
+            and divergence.fix_requested_at is None
+            and policies[finding.kind].automatic
+            and divergence.suggested_fix != Fix.MANUAL
+        ):
+            resolution.divergence_apply_fix(divergence=divergence, actor=resolution.SYSTEM, automatic=True)
+            sweep.fixes_requested += 1
+    gone = Divergence.objects.filter(status=Divergence.Status.OPEN, subject__in=audited).exclude(
+        _any_of(seen)
+    )
+    for divergence in gone:
+        _confirm_gone(divergence)
+        sweep.closed += 1
+
+
+def _any_of(pairs: set[tuple[str, str]]) -> Q:
+    match = Q(pk__in=[])
+    for kind, subject in pairs:
+        match |= Q(kind=kind, subject=subject)
+    return match
+
+
+def _record(finding: rules.Finding, evidence: dict, now) -> tuple[Divergence, bool]:
+    with transaction.atomic():
+        divergence = (
+            Divergence.objects.select_for_update()
+            .filter(kind=finding.kind, subject=finding.subject, status__in=resolution.ACTIVE)
+            .first()
+        )
+        evidence = _jsonable(evidence)
+        if divergence is not None:
+            divergence.last_seen_at = now
+            divergence.detail, divergence.evidence = finding.detail, evidence
+            divergence.suggested_fix = finding.fix
+            divergence.save(update_fields=["last_seen_at", "detail", "evidence", "suggested_fix"])
+            return divergence, False
+        divergence = Divergence.objects.create(
+            kind=finding.kind,
+            severity=finding.severity,
+            subject=finding.subject,
+            order_id=finding.order_id,
+            entities=finding.entities,
+            detail=finding.detail,
+            suggested_fix=finding.fix,
+            evidence=evidence,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        DivergenceAction.objects.create(
+            divergence=divergence,
+            actor=resolution.SYSTEM,
+            action=DivergenceAction.Action.DETECTED,
+            outcome=finding.detail,
+        )
+    return divergence, True
+
+
+def _confirm_gone(divergence: Divergence) -> None:
+    with transaction.atomic():
+        fixed_by_system = divergence.fix_requested_at is not None and divergence.fix_automatic
+        divergence.status = Divergence.Status.AUTO_RESOLVED if fixed_by_system else Divergence.Status.RESOLVED
+        divergence.closed_at = timezone.now()
+        divergence.save(update_fields=["status", "closed_at"])
+        DivergenceAction.objects.create(
+            divergence=divergence,
+            actor=resolution.SYSTEM,
+            action=DivergenceAction.Action.CONFIRMED_GONE,
+            outcome="the audit no longer sees it" + (" after the fix" if divergence.fix_requested_at else ""),
+        )
+
+
+def _jsonable(value):
+    """Evidence as JSON: times to ISO strings, decimals to strings."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
