@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.polling import wait_until  # noqa: F401 - re-exported for the stack tests
+from tests.stack.browser import browser, page  # noqa: F401 - fixtures of the browser tests
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("orders", "inventory", "payments", "reconciliation")
