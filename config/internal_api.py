@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.service_auth import IsService, ServiceKeyAuthentication
+from events.outbox import outbox_backlog
 
 MAX_ORDER_IDS = 1000
 MAX_WINDOW_ROWS = 20000
@@ -67,22 +68,7 @@ class StateView(InternalView):
 class BacklogView(InternalView):
     @extend_schema(operation_id="internal_backlog", responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
-                " FROM events_outboxevent WHERE published_at IS NULL"
-            )
-            backlog, oldest = cursor.fetchone()
-            cursor.execute("SELECT count(*) FROM events_deadletter WHERE status IN ('dead', 'parked')")
-            (dead_letters,) = cursor.fetchone()
-        return Response(
-            {
-                "service": settings.SERVICE_NAME,
-                "outbox_backlog": backlog,
-                "outbox_oldest_age_seconds": round(float(oldest), 3),
-                "dead_letters_open": dead_letters,
-            }
-        )
+        return Response({"service": settings.SERVICE_NAME, **outbox_backlog()})
 
 
 def window(queryset, query: dict, field: str = "updated_at"):

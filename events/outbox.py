@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q
 
 from events.models import OutboxEvent
@@ -32,3 +33,20 @@ def outbox_republish(
     if dry_run:
         return rows.count()
     return rows.update(published_at=None)
+
+
+def outbox_backlog() -> dict:
+    """What waits in this service's outbox and dead letters."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
+            " FROM events_outboxevent WHERE published_at IS NULL"
+        )
+        backlog, oldest = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM events_deadletter WHERE status IN ('dead', 'parked')")
+        (dead_letters,) = cursor.fetchone()
+    return {
+        "outbox_backlog": backlog,
+        "outbox_oldest_age_seconds": round(float(oldest), 3),
+        "dead_letters_open": dead_letters,
+    }

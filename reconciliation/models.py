@@ -128,7 +128,7 @@ class RulePolicy(models.Model):
 class Divergence(models.Model):
     class Status(models.TextChoices):
         OPEN = "open"
-        AUTO_RESOLVED = "auto_resolved", "auto-resolved"
+        AUTO_RESOLVED = "auto_resolved", "Auto-resolved"
         RESOLVED = "resolved"
         IGNORED = "ignored"
 

@@ -1,14 +1,19 @@
-"""Support staff log into the reconciliation service's admin in a real (headless) browser."""
+"""Support staff use the reconciliation console (its admin) in a real, headless browser."""
 
 import os
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.stack.browser import admin_login, admin_submit_login
-from tests.stack.conftest import service_url
+from tests.stack.client import customer, outcome, place, product, stock
+from tests.stack.conftest import ROOT, service_url, wait_until
+from tests.stack.test_reconciliation import reconcile, sql
 
 # Django's message for a failed admin login (django.contrib.admin.forms.AdminAuthenticationForm).
+# The label the admin shows for a divergence support resolved (reconciliation.models.Divergence.Status).
+RESOLVED_LABEL = "Resolved"
 INVALID_LOGIN = "Please enter the correct username and password for a staff account."
 
 
@@ -44,3 +49,65 @@ def test_a_wrong_password_shows_djangos_error_and_stays_on_the_login_page(page: 
     expect(page).to_have_url(re.compile(rf"^{re.escape(base_url)}/admin/login/(\?.*)?$"))
     expect(page).to_have_title("Error: Log in | reconciliation admin")
     expect(page.get_by_label("Password")).to_be_empty()
+
+
+@pytest.fixture
+def held_reservations_fixed_by_hand():
+    """Support fixes stock held for ended orders by hand, for this test (the default is automatic)."""
+    sql(
+        "reconciliation",
+        "UPDATE reconciliation_rulepolicy SET automatic = false WHERE kind = 'held_for_ended_order'",
+    )
+    yield
+    sql(
+        "reconciliation",
+        "UPDATE reconciliation_rulepolicy SET automatic = true WHERE kind = 'held_for_ended_order'",
+    )
+
+
+def test_support_finds_a_divergence_applies_its_fix_and_sees_it_resolved(
+    page: Page, held_reservations_fixed_by_hand
+):
+    # given stock still held for a declined order, found by a sweep
+    token, sku = customer(), product(stock=5)
+    order_id = place(token, sku, quantity=2, card="tok_chargeDeclined")["order_id"]
+    assert outcome(token, order_id)["status"] == "failed"
+    wait_until(lambda: stock(sku) == (5, 0), timeout=30, message="the declined order's stock to be released")
+    sql("inventory", "UPDATE inventory_reservation SET status = 'held' WHERE order_id = %s", order_id)
+    sql("inventory", "UPDATE inventory_product SET reserved_quantity = 2 WHERE sku = %s", sku)
+    reconcile(order_id)
+    base_url = service_url("reconciliation")
+
+    # when support finds it in the console and applies its suggested fix
+    admin_login(page, base_url, *staff_login())
+    page.get_by_role("link", name="Divergences").first.click()
+    page.locator("#changelist-filter").get_by_role("link", name=re.compile(r"^open", re.IGNORECASE)).click()
+    page.locator("#searchbar").fill(order_id)
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=f"order {order_id}").click()
+    expect(page.locator(".side-by-side")).to_contain_text("held")
+    page.locator(".divergence-actions select").select_option("apply_suggested_fix")
+    page.locator(".divergence-actions").get_by_role("button", name="Go").click()
+    expect(page.locator(".messagelist")).to_contain_text("fix sent")
+
+    # then inventory releases the stock, and the next audit shows the divergence resolved
+    wait_until(lambda: stock(sku) == (5, 0), timeout=30, message="inventory to release the stock")
+    reconcile(order_id)
+    page.get_by_role("link", name=f"order {order_id}").click()
+    # Resolved, not auto-resolved: a person sent the fix.
+    expect(page.locator(".field-status .readonly")).to_have_text(RESOLVED_LABEL)
+    page.screenshot(path=str(ROOT / "var" / "log" / "divergence-resolved.png"), full_page=True)
+    expect(page.locator("#actions-group, .inline-group")).to_contain_text("audit confirmed it gone")
+
+
+def test_the_overview_page_shows_each_services_lag_and_backlog(page: Page):
+    base_url = service_url("reconciliation")
+    admin_login(page, base_url, *staff_login())
+
+    page.goto(f"{base_url}/admin/reconciliation/divergence/")
+    page.get_by_role("link", name="Overview").click()
+
+    expect(page.get_by_role("heading", name="Services now")).to_be_visible()
+    for service in ("orders", "inventory", "payments", "reconciliation"):
+        expect(page.get_by_role("cell", name=service, exact=True)).to_be_visible()
+    expect(page.locator(".chart svg")).to_have_count(2)

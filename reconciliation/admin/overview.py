@@ -1,0 +1,110 @@
+"""The overview page of the support console: divergences and saga completion time over time
+(charts drawn with matplotlib), and each service's current consumer lag and outbox backlog."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to SVG in memory
+
+from django.db import connection  # noqa: E402
+from django.db.models import Count, Min  # noqa: E402
+from django.shortcuts import render  # noqa: E402
+from django.utils.safestring import mark_safe  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from events.lag import consumer_group_lag  # noqa: E402
+from events.outbox import outbox_backlog  # noqa: E402
+from reconciliation import clients  # noqa: E402
+from reconciliation.models import Divergence, Sweep  # noqa: E402
+
+SERVICES = ("orders", "inventory", "payments", "reconciliation")
+
+
+def overview_view(request):
+    context = {
+        "title": "Reconciliation overview",
+        "open_divergences": Divergence.objects.filter(status=Divergence.Status.OPEN)
+        .values("kind", "severity")
+        .annotate(count=Count("id"), oldest=Min("first_seen_at"))
+        .order_by("severity", "kind"),
+        "services": [_service_health(service) for service in SERVICES],
+        "last_sweep": Sweep.objects.order_by("-started_at").first(),
+        "divergence_chart": mark_safe(_divergence_chart()),  # noqa: S308 - SVG rendered by matplotlib
+        "completion_chart": mark_safe(_completion_chart()),  # noqa: S308
+    }
+    return render(request, "admin/reconciliation/overview.html", context)
+
+
+def _service_health(service: str) -> dict:
+    if service == "reconciliation":
+        backlog = outbox_backlog()
+    else:
+        try:
+            backlog = clients.backlog(service)
+        except clients.ServiceUnavailable as exc:
+            backlog = {"error": str(exc)}
+    lag = consumer_group_lag(service)
+    return {
+        "name": service,
+        "lag": None if lag is None else sum(lag.values()),
+        "lag_by_topic": lag,
+        **backlog,
+    }
+
+
+def _divergence_chart() -> str:
+    """Divergences detected per hour over the last day, by severity."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT date_trunc('hour', first_seen_at) AS hour, severity, count(*)"
+            " FROM reconciliation_divergence WHERE first_seen_at > now() - interval '24 hours'"
+            " GROUP BY 1, 2 ORDER BY 1"
+        )
+        rows = cursor.fetchall()
+    figure = Figure(figsize=(8, 2.6))
+    axes = figure.subplots()
+    for severity in ("critical", "warning", "info"):
+        points = [(hour, count) for hour, sev, count in rows if sev == severity]
+        if points:
+            axes.bar([p[0] for p in points], [p[1] for p in points], width=0.035, label=severity)
+    axes.set_title("Divergences detected per hour (last 24 h)")
+    axes.set_ylabel("divergences")
+    if rows:
+        axes.legend(loc="upper left")
+    figure.autofmt_xdate()
+    return _svg(figure)
+
+
+def _completion_chart() -> str:
+    """Saga completion time (created -> terminal), p50 and p99 per 5 minutes, last 6 hours."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT date_bin('5 minutes', ended_at, TIMESTAMPTZ '2000-01-01') AS bucket,"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ended_at - created_at)),"
+            " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM ended_at - created_at)),"
+            " count(*)"
+            " FROM reconciliation_ordersaga"
+            " WHERE ended_at > now() - interval '6 hours' AND created_at IS NOT NULL"
+            " GROUP BY 1 ORDER BY 1"
+        )
+        rows = cursor.fetchall()
+    figure = Figure(figsize=(8, 2.6))
+    axes = figure.subplots()
+    if rows:
+        times = [r[0] for r in rows]
+        axes.plot(times, [r[1] for r in rows], marker=".", label="p50")
+        axes.plot(times, [r[2] for r in rows], marker=".", label="p99")
+        axes.legend(loc="upper left")
+    axes.set_title("Saga completion time, created → terminal (last 6 h, per 5 min)")
+    axes.set_ylabel("seconds")
+    figure.autofmt_xdate()
+    return _svg(figure)
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
