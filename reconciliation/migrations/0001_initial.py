@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('completed_unpaid', 'order completed without a captured payment'), ('amount_mismatch', 'payment amount differs from the order total'), ('charged_not_completed', 'payment captured for a failed or cancelled order'), ('held_for_ended_order', 'reservation still held for a failed or cancelled order'), ('committed_not_completed', 'reservation committed but order not completed'), ('completed_not_committed', 'order completed without a committed reservation'), ('stuck_order', 'order pending longer than its SLA'), ('negative_stock', 'stock below zero'), ('reserved_above_stock', 'more units reserved than in stock'), ('reserved_count_mismatch', 'reserved counter differs from held reservations'), ('event_gap', "gap in an aggregate's event sequence")], max_length=40)),
                 ('severity', models.CharField(choices=[('critical', 'Critical'), ('warning', 'Warning'), ('info', 'Info')], max_length=10)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('auto_resolved', 'auto-resolved'), ('resolved', 'Resolved'), ('ignored', 'Ignored')], default='open', max_length=15)),
+                ('status', models.CharField(choices=[('open', 'Open'), ('auto_resolved', 'Auto-resolved'), ('resolved', 'Resolved'), ('ignored', 'Ignored')], default='open', max_length=15)),
                 ('subject', models.CharField(max_length=200)),
                 ('order_id', models.CharField(blank=True, db_index=True, max_length=64)),
                 ('entities', models.JSONField(default=list)),
