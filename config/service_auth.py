@@ -10,6 +10,7 @@ import hmac
 from dataclasses import dataclass
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 KEYWORD = "Service"
@@ -54,3 +55,18 @@ class IsService(permissions.BasePermission):
 def service_authorization(name: str) -> str:
     """The Authorization header value this service sends as `name`."""
     return f"{KEYWORD} {name}:{settings.INTERNAL_API_KEYS[name]}"
+
+
+class ServiceKeyScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes ServiceKeyAuthentication."""
+
+    target_class = ServiceKeyAuthentication
+    name = "serviceKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": f"`{KEYWORD} <service name>:<secret>`, for calls between services",
+        }
