@@ -39,7 +39,7 @@ def order_state_as_dict(order: Order) -> dict:
         "customer": order.customer.username,
         "status": order.status,
         "failure_reason": order.failure_reason,
-        "total_amount": order.total_amount,
+        "total_amount": str(order.total_amount),
         "currency": order.currency,
         "version": order.version,
         "created_at": order.created_at,

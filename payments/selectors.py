@@ -11,7 +11,7 @@ def payment_state_as_dict(payment: Payment) -> dict:
         "order_id": payment.order_id,
         "payment_id": str(payment.payment_id),
         "status": payment.status,
-        "amount": payment.amount,
+        "amount": None if payment.amount is None else str(payment.amount),
         "failure_reason": payment.failure_reason,
         "version": payment.version,
         "processed_at": payment.processed_at,

@@ -87,4 +87,7 @@ def _call(method: str, service: str, endpoint: str, body: dict | None = None) ->
         raise ServiceUnavailable(f"{service}: {exc}") from exc
     if response.status_code != 200:
         raise ServiceUnavailable(f"{service} answered {response.status_code}: {response.text[:300]}")
-    return response.json()
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ServiceUnavailable(f"{service} answered something that is not JSON: {exc}") from exc

@@ -17,6 +17,7 @@ from decimal import Decimal
 from reconciliation.models import Fix, Kind, Severity
 
 ENDED = ("failed", "cancelled")
+PRODUCERS = ("orders", "inventory", "payments")
 
 
 @dataclass(frozen=True)
@@ -215,9 +216,13 @@ def stuck_order(view: OrderView, ctx: Context) -> list[Finding]:
 def event_gap(view: OrderView, ctx: Context) -> list[Finding]:
     """A service's events of the order, as the projection received them, skip a sequence number:
     an event was lost on the way. Fix: that service sends them again."""
-    if not view.saga or ctx.now - view.saga["last_event_at"] < ctx.settle:
-        return []
-    by_producer: dict[str, set[int]] = {}
+    if not view.saga or not settled(view, ctx):
+        return []  # the services or the projection moved lately: the event may be on its way
+    # Once the projection has heard of the order, every service that published must show up in
+    # it: a producer whose only event was lost has no step at all.
+    by_producer: dict[str, set[int]] = (
+        {p: set() for p in PRODUCERS if _published_version(view, p)} if view.steps else {}
+    )
     for producer, sequence in view.steps:
         by_producer.setdefault(producer, set()).add(sequence)
     findings = []

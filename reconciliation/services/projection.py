@@ -34,14 +34,15 @@ def saga_apply_event(*, envelope: Envelope, payload) -> OrderSaga:
     """Record one event of an order's saga (runs in the consumer's transaction)."""
     saga = _locked(envelope.aggregate_id, envelope.occurred_at)
     side, status = _side_and_status(envelope, payload)
+    if envelope.event_type == "OrderCreated" and saga.created_at is None:
+        # The order's facts, whenever OrderCreated arrives (a re-driven one may come last).
+        saga.customer = payload.customer_id
+        saga.total_amount, saga.currency = payload.total_amount, payload.currency
+        saga.created_at = envelope.occurred_at
     if envelope.sequence >= getattr(saga, f"{side}_version"):
         setattr(saga, f"{side}_status", status)
         setattr(saga, f"{side}_version", envelope.sequence)
-        if envelope.event_type == "OrderCreated":
-            saga.customer = payload.customer_id
-            saga.total_amount, saga.currency = payload.total_amount, payload.currency
-            saga.created_at = envelope.occurred_at
-        elif envelope.event_type == "OrderFailed":
+        if envelope.event_type == "OrderFailed":
             saga.failure_reason = payload.reason
         elif envelope.event_type == "PaymentProcessed":
             saga.payment_amount = payload.amount

@@ -133,13 +133,14 @@ def _send_fix(divergence: Divergence, actor: str) -> str:
 
 def _command(event_type: str, key: str, payload: dict, actor: str, divergence) -> str:
     divergence_id = str(divergence.pk) if isinstance(divergence, Divergence) else divergence
-    publish(
-        event_type,
-        aggregate_type="command",
-        aggregate_id=key,
-        # Commands are not versions of an aggregate; each is its own.
-        sequence=1,
-        payload={**payload, "divergence_id": divergence_id, "requested_by": actor},
-        correlation_id=key,
-    )
+    with transaction.atomic():  # the outbox row: in the caller's transaction, or its own
+        publish(
+            event_type,
+            aggregate_type="command",
+            aggregate_id=key,
+            # Commands are not versions of an aggregate; each is its own.
+            sequence=1,
+            payload={**payload, "divergence_id": divergence_id, "requested_by": actor},
+            correlation_id=key,
+        )
     return event_type

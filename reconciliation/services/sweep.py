@@ -196,9 +196,11 @@ def _settle_divergences(sweep: Sweep, findings, audited: set[str], policies) -> 
         ):
             resolution.divergence_apply_fix(divergence=divergence, actor=resolution.SYSTEM, automatic=True)
             sweep.fixes_requested += 1
-    gone = Divergence.objects.filter(status=Divergence.Status.OPEN, subject__in=audited).exclude(
-        _any_of(seen)
-    )
+    # A disabled rule did not look: its open divergences stay as they are.
+    judged = [kind for kind, policy in policies.items() if policy.enabled]
+    gone = Divergence.objects.filter(
+        status=Divergence.Status.OPEN, subject__in=audited, kind__in=judged
+    ).exclude(_any_of(seen))
     for divergence in gone:
         _confirm_gone(divergence)
         sweep.closed += 1

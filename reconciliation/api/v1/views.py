@@ -41,9 +41,10 @@ class DivergenceListView(generics.ListAPIView):
         status_ = params.get("status")
         if status_ and status_ not in Divergence.Status.values:
             raise ValidationError({"status": [f"one of {', '.join(Divergence.Status.values)}"]})
-        return selectors.divergence_list(
+        divergences = selectors.divergence_list(
             status=status_, kind=params.get("kind"), order_id=params.get("order_id")
         )
+        return divergences[:MAX_LISTED]
 
 
 class ReconcileView(APIView):

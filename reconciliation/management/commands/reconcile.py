@@ -23,7 +23,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, order_ids, since, settle_seconds, **options):
         if since is not None:
-            parsed = parse_datetime(since)
+            try:
+                parsed = parse_datetime(since)
+            except ValueError:  # well formed, but no such time (February 30th)
+                parsed = None
             if parsed is None or parsed.tzinfo is None:
                 raise CommandError(
                     f"--since {since!r} is not an ISO 8601 time with a zone, e.g. 2026-11-24T10:00Z"

@@ -1,0 +1,180 @@
+"""The staff API: the divergences, filtered; a sweep on demand (over faked internal APIs)."""
+
+import pytest
+from django.utils import timezone
+from rest_framework.fields import DateTimeField
+from rest_framework.test import APIClient
+
+from reconciliation.api.v1.views import MAX_LISTED
+from reconciliation.models import Divergence, Fix, Kind, Severity, Sweep
+from reconciliation.tests.conftest import ORDER
+
+pytestmark = pytest.mark.django_db
+
+Status = Divergence.Status
+DIVERGENCES = "/api/v1/divergences"
+RECONCILE = "/api/v1/reconcile"
+as_json = DateTimeField().to_representation
+
+
+@pytest.fixture
+def staff(admin_user):
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    return client
+
+
+@pytest.fixture
+def three(make_divergence):
+    """An open and a resolved divergence of two orders, and an ignored one of a product."""
+    return {
+        "open": make_divergence(order_id=ORDER),
+        "resolved": make_divergence(order_id="other", kind=Kind.HELD_FOR_ENDED_ORDER, status=Status.RESOLVED),
+        "ignored": make_divergence(
+            kind=Kind.NEGATIVE_STOCK,
+            fix=Fix.MANUAL,
+            order_id="",
+            subject="product MUG",
+            entities=[{"service": "inventory", "type": "product", "id": "MUG"}],
+            status=Status.IGNORED,
+        ),
+    }
+
+
+def ids(response) -> set[int]:
+    assert response.status_code == 200, response.content
+    return {item["id"] for item in response.json()}
+
+
+def test_staff_list_every_divergence_with_what_support_needs(staff, three):
+    response = staff.get(DIVERGENCES)
+
+    assert ids(response) == {d.pk for d in three.values()}
+    listed = next(item for item in response.json() if item["id"] == three["open"].pk)
+    assert listed == {
+        "id": three["open"].pk,
+        "kind": Kind.CHARGED_NOT_COMPLETED,
+        "severity": Severity.CRITICAL,
+        "order_id": ORDER,
+        "subject": f"order {ORDER}",
+        "status": Status.OPEN,
+        "detected_at": as_json(three["open"].first_seen_at),
+        "last_seen_at": as_json(three["open"].last_seen_at),
+        "detail": "seen by the test",
+        "suggested_fix": Fix.REFUND_PAYMENT,
+        "fix_requested_at": None,
+        "closed_at": None,
+    }
+
+
+@pytest.mark.parametrize("status", [Status.OPEN, Status.RESOLVED, Status.IGNORED])
+def test_the_list_filters_by_status(staff, three, status):
+    assert ids(staff.get(DIVERGENCES, {"status": status})) == {three[status].pk}
+
+
+def test_the_list_filters_by_kind_and_by_order(staff, three):
+    assert ids(staff.get(DIVERGENCES, {"kind": Kind.NEGATIVE_STOCK})) == {three["ignored"].pk}
+    assert ids(staff.get(DIVERGENCES, {"order_id": "other"})) == {three["resolved"].pk}
+
+
+def test_an_unknown_status_is_refused_with_the_ones_there_are(staff, three):
+    response = staff.get(DIVERGENCES, {"status": "closed"})
+
+    assert response.status_code == 400
+    assert response.json() == {"status": [f"one of {', '.join(Status.values)}"]}
+
+
+def test_listing_costs_one_query_however_many_divergences(staff, three, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert len(staff.get(DIVERGENCES).json()) == 3
+
+
+def test_the_list_is_capped_at_the_newest(staff):
+    now = timezone.now()
+    Divergence.objects.bulk_create(
+        Divergence(
+            kind=Kind.STUCK_ORDER,
+            severity=Severity.WARNING,
+            subject=f"order o{i}",
+            order_id=f"o{i}",
+            detail="-",
+            suggested_fix=Fix.FAIL_ORDER,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        for i in range(MAX_LISTED + 1)
+    )
+
+    assert len(staff.get(DIVERGENCES).json()) == MAX_LISTED
+
+
+def test_a_sweep_on_demand_answers_with_what_it_saw(staff, services, policy):
+    policy(Kind.CHARGED_NOT_COMPLETED, automatic=True)
+    services.order(ORDER, "failed", "released", "captured")
+
+    response = staff.post(RECONCILE, {"order_ids": [ORDER], "settle_seconds": 0}, format="json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    run = Sweep.objects.get()
+    assert run.triggered_by == "staff API (admin)"
+    assert (body["id"], body["orders_audited"], body["opened"], body["fixes_requested"], body["error"]) == (
+        run.pk,
+        1,
+        1,
+        1,
+        "",
+    )
+    assert [(d["kind"], d["order_id"], d["status"]) for d in body["divergences"]] == [
+        (Kind.CHARGED_NOT_COMPLETED, ORDER, Status.OPEN)
+    ]
+    assert body["divergences"][0]["fix_requested_at"] is not None
+
+
+def test_a_sweep_lists_the_divergences_it_closed(staff, services, policy, make_divergence):
+    policy(Kind.CHARGED_NOT_COMPLETED, automatic=False)
+    gone = make_divergence(order_id=ORDER)
+    services.order(ORDER, "failed", "released", "refunded")
+
+    body = staff.post(RECONCILE, {"order_ids": [ORDER], "settle_seconds": 0}, format="json").json()
+
+    assert body["closed"] == 1
+    assert [(d["id"], d["status"]) for d in body["divergences"]] == [(gone.pk, Status.RESOLVED)]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"order_ids": [ORDER], "since": "2026-11-24T10:00Z"}, "non_field_errors"),
+        ({"order_ids": []}, "order_ids"),
+        ({"settle_seconds": -1}, "settle_seconds"),
+        ({"since": "yesterday"}, "since"),
+    ],
+)
+def test_a_bad_sweep_request_is_refused_field_by_field(staff, services, body, field):
+    response = staff.post(RECONCILE, body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Sweep.objects.exists()
+
+
+def test_a_sweep_that_could_not_reach_a_service_is_503_with_the_reason(staff, services):
+    services.down = "orders"
+
+    response = staff.post(RECONCILE, {"order_ids": [ORDER]}, format="json")
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "orders: connection refused"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("get", DIVERGENCES), ("post", RECONCILE)], ids=["divergences", "reconcile"]
+)
+def test_only_staff_may_use_the_reconciliation_api(django_user_model, services, method, path):
+    client = APIClient()
+    assert getattr(client, method)(path).status_code == 401
+
+    client.force_authenticate(django_user_model.objects.create_user("customer", password="x"))
+    assert getattr(client, method)(path).status_code == 403
+    assert not Sweep.objects.exists()
