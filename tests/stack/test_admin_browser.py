@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from tests.stack.browser import admin_login, admin_submit_login
 from tests.stack.client import customer, outcome, place, product, stock
 from tests.stack.conftest import ROOT, service_url, wait_until
-from tests.stack.test_reconciliation import reconcile, sql
+from tests.stack.test_reconciliation import NON_STAFF_PASSWORD, non_staff_user, reconcile, sql
 
 # Django's message for a failed admin login (django.contrib.admin.forms.AdminAuthenticationForm).
 # The label the admin shows for a divergence support resolved (reconciliation.models.Divergence.Status).
@@ -111,3 +111,14 @@ def test_the_overview_page_shows_each_services_lag_and_backlog(page: Page):
     for service in ("orders", "inventory", "payments", "reconciliation"):
         expect(page.get_by_role("cell", name=service, exact=True)).to_be_visible()
     expect(page.locator(".chart svg")).to_have_count(2)
+
+
+def test_a_user_who_is_not_staff_cannot_log_into_the_console(page: Page):
+    base_url = service_url("reconciliation")
+    username, _ = non_staff_user()
+
+    admin_submit_login(page, base_url, username, NON_STAFF_PASSWORD)
+
+    expect(page.locator(".errornote")).to_contain_text(INVALID_LOGIN)
+    page.goto(f"{base_url}/admin/reconciliation/divergence/")
+    expect(page).to_have_url(re.compile(r"/admin/login/"))

@@ -241,12 +241,16 @@ def test_a_stuck_order_is_failed_and_compensated(inventory_consumer_and_orders_t
     assert [p["status"] for p in payments(order_id)] == ["voided"]
 
 
-def non_staff_token() -> str:
-    """A user of the reconciliation service who is not staff, and their token."""
+NON_STAFF_PASSWORD = "not staff, never"
+
+
+def non_staff_user() -> tuple[str, str]:
+    """A user of the reconciliation service who is not staff: (username, token); the password is
+    NON_STAFF_PASSWORD."""
     username = f"user-{uuid.uuid4().hex[:8]}"
     code = (
         "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
-        f"user = get_user_model().objects.create_user({username!r}, password='x' * 12); "
+        f"user = get_user_model().objects.create_user({username!r}, password={NON_STAFF_PASSWORD!r}); "
         "print(Token.objects.create(user=user))"
     )
     result = subprocess.run(
@@ -261,12 +265,12 @@ def non_staff_token() -> str:
         text=True,
         check=True,
     )
-    return result.stdout.strip()
+    return username, result.stdout.strip()
 
 
 def test_reconciliation_is_for_staff_only():
     url = service_url("reconciliation")
-    user_token = non_staff_token()
+    _, user_token = non_staff_user()
 
     assert call("GET", f"{url}/api/v1/divergences")[0] == 401
     assert call("POST", f"{url}/api/v1/reconcile", {})[0] == 401
