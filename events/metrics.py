@@ -24,6 +24,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from events.outbox import outbox_pending
+
 OUTBOX_PUBLISHED = Counter("events_outbox_published_total", "Outbox events the broker confirmed.", ["topic"])
 OUTBOX_PUBLISH_ERRORS = Counter(
     "events_outbox_publish_errors_total", "Outbox events the broker did not confirm (kept for retry)."
@@ -55,12 +57,8 @@ class DatabaseCollector:
     """Outbox backlog and open dead letters, read from this service's database."""
 
     def collect(self):
+        backlog, oldest_age = outbox_pending()
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
-                " FROM events_outboxevent WHERE published_at IS NULL"
-            )
-            backlog, oldest_age = cursor.fetchone()
             cursor.execute(
                 "SELECT consumer, status, count(*) FROM events_deadletter"
                 " WHERE status IN ('dead', 'parked') GROUP BY consumer, status"
@@ -70,7 +68,7 @@ class DatabaseCollector:
         yield GaugeMetricFamily(
             "events_outbox_oldest_unpublished_age_seconds",
             "Age of the oldest unpublished outbox event (0 when none).",
-            value=float(oldest_age),
+            value=oldest_age,
         )
         family = GaugeMetricFamily(
             "events_dead_letters_open",

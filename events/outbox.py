@@ -35,18 +35,25 @@ def outbox_republish(
     return rows.update(published_at=None)
 
 
-def outbox_backlog() -> dict:
-    """What waits in this service's outbox and dead letters."""
+def outbox_pending() -> tuple[int, float]:
+    """How many events wait to be published, and the age in seconds of the oldest (0 when none)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
             " FROM events_outboxevent WHERE published_at IS NULL"
         )
         backlog, oldest = cursor.fetchone()
+    return backlog, float(oldest)
+
+
+def outbox_backlog() -> dict:
+    """What waits in this service's outbox and dead letters."""
+    backlog, oldest = outbox_pending()
+    with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM events_deadletter WHERE status IN ('dead', 'parked')")
         (dead_letters,) = cursor.fetchone()
     return {
         "outbox_backlog": backlog,
-        "outbox_oldest_age_seconds": round(float(oldest), 3),
+        "outbox_oldest_age_seconds": round(oldest, 3),
         "dead_letters_open": dead_letters,
     }

@@ -166,17 +166,12 @@ class Divergence(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.get_kind_display()}: {self.subject}"
 
-    @property
-    def detected_at(self):
-        return self.first_seen_at
-
 
 class DivergenceAction(models.Model):
     """The audit trail of a divergence: everything done to it or seen of it, by whom."""
 
     class Action(models.TextChoices):
         DETECTED = "detected"
-        SEEN_AGAIN = "seen_again", "seen again"
         FIX_REQUESTED = "fix_requested", "fix requested"
         REDRIVE = "redrive", "saga re-driven"
         CONFIRMED_GONE = "confirmed_gone", "audit confirmed it gone"

@@ -79,7 +79,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('at', models.DateTimeField(auto_now_add=True)),
                 ('actor', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('detected', 'Detected'), ('seen_again', 'seen again'), ('fix_requested', 'fix requested'), ('redrive', 'saga re-driven'), ('confirmed_gone', 'audit confirmed it gone'), ('marked_resolved', 'marked resolved'), ('ignored', 'Ignored')], max_length=20)),
+                ('action', models.CharField(choices=[('detected', 'Detected'), ('fix_requested', 'fix requested'), ('redrive', 'saga re-driven'), ('confirmed_gone', 'audit confirmed it gone'), ('marked_resolved', 'marked resolved'), ('ignored', 'Ignored')], max_length=20)),
                 ('outcome', models.TextField(blank=True)),
                 ('divergence', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='actions', to='reconciliation.divergence')),
             ],
