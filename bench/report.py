@@ -1,0 +1,162 @@
+"""The benchmark's results: a JSON file, a PNG plot of latency, throughput and queues over time,
+a Markdown table, and the machine they came from."""
+
+import json
+import os
+import platform
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import psutil  # noqa: E402
+
+from bench import measures, stack  # noqa: E402
+
+DOCS = stack.ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench:last-run:begin -->", "<!-- bench:last-run:end -->"
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    postgres = subprocess.run(
+        [f"{os.environ['PG_BIN']}/postgres", "--version"], capture_output=True, text=True
+    )
+    return {
+        "cpu": cpu,
+        "cores": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": _os_name(),
+        "python": platform.python_version(),
+        "postgresql": postgres.stdout.split()[-1] if postgres.returncode == 0 else "?",
+        "kafka": _kafka_version(),
+        "web_workers": {s: int(os.environ.get(f"{s.upper()}_WEB_WORKERS", "0")) for s in stack.SERVICES},
+    }
+
+
+def _os_name() -> str:
+    for line in Path("/etc/os-release").read_text().splitlines():
+        if line.startswith("PRETTY_NAME="):
+            return line.split("=", 1)[1].strip('"')
+    return platform.platform()
+
+
+def _kafka_version() -> str:
+    jars = sorted(Path(os.environ["VAR"], "kafka", "libs").glob("kafka-clients-*.jar"))
+    return jars[-1].stem.removeprefix("kafka-clients-") if jars else "?"
+
+
+def save_json(result: dict, path: Path) -> None:
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+def plot(requests: list[measures.Request], samples: list[tuple[float, dict]], path: Path, title: str) -> None:
+    """Throughput, placement latency and the pipeline's queues, second by second."""
+    if not requests:
+        return
+    origin = min(r.started for r in requests)
+    per_second: dict[int, list[float]] = defaultdict(list)
+    accepted: dict[int, int] = defaultdict(int)
+    for r in requests:
+        if r.name == "place":
+            second = int(r.started - origin)
+            per_second[second].append(r.latency_ms)
+            accepted[second] += r.status == 202
+    seconds = sorted(per_second)
+    figure, (rate_axis, latency_axis, queue_axis) = plt.subplots(3, 1, figsize=(11, 9), sharex=True)
+    figure.suptitle(title)
+    rate_axis.plot(seconds, [accepted[s] for s in seconds], label="orders accepted / s", color="tab:blue")
+    rate_axis.set_ylabel("orders / s")
+    rate_axis.legend(loc="upper left")
+    for fraction, color in ((0.50, "tab:green"), (0.99, "tab:red")):
+        latency_axis.plot(
+            seconds,
+            [measures.percentile(per_second[s], fraction) for s in seconds],
+            label=f"placement p{int(fraction * 100)} (ms)",
+            color=color,
+        )
+    latency_axis.axhline(300, color="grey", linestyle="--", linewidth=1, label="300 ms target")
+    latency_axis.set_ylabel("ms")
+    latency_axis.set_yscale("log")
+    latency_axis.legend(loc="upper left")
+    times = [at - origin for at, values in samples if "error" not in values and at >= origin]
+    kept = [values for at, values in samples if "error" not in values and at >= origin]
+    queue_axis.plot(times, [measures._sum(v, "outbox.") for v in kept], label="outbox backlog (events)")
+    queue_axis.plot(times, [measures._sum(v, "lag.") for v in kept], label="consumer lag (events)")
+    queue_axis.set_ylabel("events waiting")
+    queue_axis.set_xlabel("seconds since the load began")
+    queue_axis.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def cpu_by_process(samples: list[tuple[float, dict]], start: float, end: float) -> dict[str, float]:
+    """Average cores used by each kind of process between `start` and `end` (epoch seconds)."""
+    totals: dict[str, float] = defaultdict(float)
+    for at, values in samples:
+        if start <= at <= end:
+            for key, value in values.items():
+                if key.startswith("cpu."):
+                    totals[key.removeprefix("cpu.")] += value
+    span = max(end - start, 1e-9)
+    return {kind: round(seconds / span, 2) for kind, seconds in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"Run `{result['run_id']}` ({result['mode']} mode), {m['cpu']}, {m['cores']} cores, "
+        f"{m['memory_gib']} GiB, {m['os']}; Python {m['python']}, PostgreSQL {m['postgresql']}, "
+        f"Kafka {m['kafka']}; everything on the one machine.",
+        "",
+        "| stretch | offered /s | achieved /s | errors | placement p50 / p95 / p99 / max (ms) "
+        "| completion p50 / p99 (s) | max outbox backlog | max consumer lag | keeps up |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for stretch in result["stretches"]:
+        p, c = stretch["placement_ms"], stretch["completion_s"]
+        lines.append(
+            f"| {stretch['label']} | {stretch['offered_per_second']:g} | {stretch['achieved_per_second']:g} "
+            f"| {stretch['errors']} | {p['p50']} / {p['p95']} / {p['p99']} / {p['max']} "
+            f"| {c['p50']} / {c['p99']} | {stretch['max_outbox_backlog']} | {stretch['max_consumer_lag']} "
+            f"| {'yes' if stretch['sustained'] else 'no'} |"
+        )
+    consistency, best = result["consistency"], result["max_sustained_per_second"]
+    postgres, kafka = result["reference"]["postgres"], result["reference"]["kafka"]
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(consistency["by_status"].items()))
+    reconciliation = consistency["reconciliation"]
+    verdict = "**Consistent.**" if consistency["consistent"] else f"**Problems:** {consistency['problems']}"
+    lines += [
+        "",
+        f"- Maximum sustained rate: **{best:g} orders/s** ({best * 60:,.0f} orders/min).",
+        f"- Reference: PostgreSQL alone (pgbench, an order's writes) {postgres['orders_per_second']} "
+        "orders/s; "
+        f"Kafka alone (one producer, acks=all) {kafka['records_per_second']:,} records/s. "
+        f"The stack's best is {best / postgres['orders_per_second']:.0%} of PostgreSQL's.",
+        f"- Settled {consistency['converge_seconds']} s after the load; {consistency['orders']} orders: "
+        f"{statuses}; double charges {consistency['double_charges']}, oversold units "
+        f"{consistency['oversold_units']}, reconciliation found {reconciliation['found']} and has "
+        f"{reconciliation['open_divergences_of_the_run']} open on the run's orders. {verdict}",
+    ]
+    return "\n".join(lines)
+
+
+def docs_update(result: dict, plot_path: Path) -> None:
+    """Replace the last-run block of docs/benchmarks.md with this run's table and plot."""
+    text = DOCS.read_text()
+    plot = f"![latency, throughput and queues](benchmarks/{plot_path.name})"
+    block = f"{BEGIN}\n{markdown(result)}\n\n{plot}\n{END}"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    DOCS.write_text(head + block + tail)

@@ -1,0 +1,138 @@
+"""`make bench`: the load benchmark of the running stack.
+
+    python -m bench.run            # stage 1 (10,000 orders/min for 60 s), then stage 2 (step up)
+    python -m bench.run --short    # a quick check: stage 1 for 20 s, short reference runs
+
+Stage 1 offers 167 orders/s (10,000 a minute). Stage 2 steps the rate up, a stretch at a time,
+until placement p99 passes 300 ms or the system falls behind; the last stretch that kept up is the
+maximum sustainable rate. Between stretches the system settles. At the end: reference figures,
+a consistency check, and the results in var/bench/<run>/ (and, in full mode, docs/benchmarks.md).
+"""
+
+import argparse
+import shutil
+import sys
+from datetime import UTC, datetime
+
+from bench import consistency, fixtures, load, measures, reference, report, stack
+
+STAGE_1_RATE = 167
+STAGE_2_RATES = (200, 240, 290, 350, 420, 500, 600)
+# A stretch keeps up when all of these hold.
+P99_LIMIT_MS = 300
+MIN_ACHIEVED = 0.97
+MAX_ERROR_RATE = 0.001
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--short", action="store_true", help="a quick check: stage 1 for 20 s, no stage 2")
+    parser.add_argument("--stage1-seconds", type=float, help="stage 1's length (default 60, short 20)")
+    parser.add_argument("--step-seconds", type=float, default=30, help="each stage 2 stretch's length")
+    parser.add_argument("--rates", type=float, nargs="+", help="stage 2's rates, in order (orders/s)")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+    short = args.short
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = stack.ROOT / "var" / "bench" / run_id
+    out.mkdir(parents=True)
+    began = datetime.now(UTC)
+    say(f"benchmark {run_id} ({'short' if short else 'full'} mode): results in {out}")
+
+    say("reference: PostgreSQL alone (pgbench) and Kafka alone (ProducerPerformance)")
+    refs = {
+        "postgres": reference.postgres_orders_per_second(5 if short else 20),
+        "kafka": reference.kafka_records_per_second(50_000 if short else 300_000),
+    }
+    postgres, kafka = refs["postgres"]["orders_per_second"], refs["kafka"]["records_per_second"]
+    say(f"  PostgreSQL {postgres} orders/s, Kafka {kafka:,} records/s")
+
+    say("fixtures: customers and the run's products")
+    fx = fixtures.fixtures_create(run_id)
+    fixtures_path = out / "fixtures.json"
+    fx.save(fixtures_path)
+
+    sampler = stack.Sampler()
+    sampler.start()
+    plan = [("stage 1", STAGE_1_RATE, args.stage1_seconds or (20 if short else 60))]
+    if not short:
+        plan += [("stage 2", rate, args.step_seconds) for rate in (args.rates or STAGE_2_RATES)]
+    stretches, all_requests, order_ids = [], [], []
+    for number, (label, rate, seconds) in enumerate(plan):
+        say(f"{label}: {rate:g} orders/s for {seconds:g} s")
+        samples_path = out / f"requests-{number}.csv"
+        load.load_run(rate=rate, duration=seconds, fixtures=fixtures_path, samples=samples_path)
+        requests = measures.requests_read(samples_path)
+        all_requests += requests
+        order_ids += [r.order_id for r in requests if r.name == "place" and r.status == 202]
+        settled = consistency.settle(order_ids, sampler, timeout=180)
+        summary = measures.stretch_summary(
+            rate=rate, duration=seconds, requests=requests, samples=sampler.samples
+        )
+        summary["label"] = label
+        summary["settled_after_s"] = None if settled is None else round(settled, 1)
+        summary["sustained"] = _kept_up(summary) and settled is not None
+        stretches.append(summary)
+        say("  " + _line(summary))
+        if label == "stage 2" and not summary["sustained"]:
+            break
+
+    say("settling, then checking consistency")
+    converge = consistency.settle(order_ids, sampler, timeout=300)
+    sampler.stop()
+    check = consistency.check(order_ids=order_ids, stock=fx.stock, since=began)
+    check["converge_seconds"] = None if converge is None else round(converge, 1)
+    kept = [s["offered_per_second"] for s in stretches if s["sustained"]]
+    result = {
+        "run_id": run_id,
+        "mode": "short" if short else "full",
+        "machine": report.machine(),
+        "reference": refs,
+        "stretches": stretches,
+        "max_sustained_per_second": max(kept, default=0),
+        "consistency": check,
+        "cpu_cores_by_process": report.cpu_by_process(
+            sampler.samples, sampler.samples[0][0], sampler.samples[-1][0]
+        ),
+    }
+    report.save_json(result, out / "result.json")
+    report.plot(all_requests, sampler.samples, out / "plot.png", f"make bench {run_id}")
+    print()
+    print(report.markdown(result))
+    if not short and not args.no_docs:
+        docs = stack.ROOT / "docs" / "benchmarks"
+        docs.mkdir(exist_ok=True)
+        shutil.copy(out / "result.json", docs / "last-run.json")
+        shutil.copy(out / "plot.png", docs / "last-run.png")
+        report.docs_update(result, docs / "last-run.png")
+        say("docs/benchmarks.md and docs/benchmarks/last-run.{json,png} updated")
+    return 0 if check["consistent"] else 1
+
+
+def _kept_up(summary: dict) -> bool:
+    return (
+        summary["achieved_per_second"] >= MIN_ACHIEVED * summary["offered_per_second"]
+        and summary["errors"] <= MAX_ERROR_RATE * max(summary["placed"], 1)
+        and (summary["placement_ms"]["p99"] or 0) < P99_LIMIT_MS
+        and not summary["falling_behind"]
+    )
+
+
+def _line(s: dict) -> str:
+    p, c = s["placement_ms"], s["completion_s"]
+    return (
+        f"achieved {s['achieved_per_second']:g}/s, errors {s['errors']}, placement p50/p95/p99/max "
+        f"{p['p50']}/{p['p95']}/{p['p99']}/{p['max']} ms, completion p50/p99 {c['p50']}/{c['p99']} s, "
+        f"max backlog {s['max_outbox_backlog']}, max lag {s['max_consumer_lag']}, settled in "
+        f"{s['settled_after_s']} s -> {'keeps up' if s['sustained'] else 'does not keep up'}"
+    )
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The running stack as the benchmark sees it: its addresses, its databases, staff tokens, and a
+sampler of how far behind the event pipeline is (outbox backlog, consumer lag) and where the CPU
+goes, once a second.
+
+Everything here reads the stack from outside, as an operator would: SQL on each service's
+database, Kafka's own offsets, the services' HTTP APIs. It imports no service code.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import psutil
+import psycopg2
+import requests
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException
+from confluent_kafka.admin import AdminClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("orders", "inventory", "payments", "reconciliation")
+# The Python processes of the stack (stack/supervisord.conf), by what their command line holds.
+KIND_MARKERS = (
+    ("gunicorn", "web"),
+    ("manage.py consume", "consume"),
+    ("manage.py relay_outbox", "relay"),
+    ("celery -A config.celery beat", "beat"),
+    ("celery -A config.celery worker", "celery"),
+)
+
+
+def url(service: str) -> str:
+    return f"http://127.0.0.1:{os.environ[f'{service.upper()}_PORT']}"
+
+
+def database_url(service: str) -> str:
+    return os.environ[f"{service.upper()}_DATABASE_URL"]
+
+
+@contextmanager
+def database(service: str):
+    connection = psycopg2.connect(database_url(service))
+    connection.autocommit = True
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def query(service: str, sql: str, params=()) -> list[tuple]:
+    with database(service) as connection, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def staff_token(service: str) -> str:
+    """The local admin's API token in `service`, made by DRF's own command, as an operator would."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "drf_create_token", os.environ.get("OMS_ADMIN_USER", "admin")],
+        cwd=ROOT,
+        env=os.environ
+        | {"DJANGO_SETTINGS_MODULE": f"config.settings.{service}", "DATABASE_URL": database_url(service)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.split()[2]
+
+
+def staff_session(service: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {staff_token(service)}"
+    return session
+
+
+class Sampler(threading.Thread):
+    """Every `interval` seconds: each service's outbox backlog, each consumer group's lag, and the
+    CPU seconds each kind of process used. Samples are (epoch seconds, {name: value})."""
+
+    def __init__(self, interval: float = 1.0):
+        super().__init__(daemon=True, name="bench-sampler")
+        self.interval = interval
+        self.samples: list[tuple[float, dict]] = []
+        self._stopping = threading.Event()
+        self._admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]})
+        self._watermarks = Consumer(
+            {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "group.id": "bench-lag-probe"}
+        )
+        self._connections = {service: psycopg2.connect(database_url(service)) for service in SERVICES}
+        for connection in self._connections.values():
+            connection.autocommit = True
+        self._cpu_before: dict[int, float] = {}
+        self._kinds: dict[int, str | None] = {}
+
+    def run(self):
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                self.samples.append((time.time(), self.sample()))
+            except (psycopg2.Error, KafkaException) as error:
+                # A database or broker down (make chaos does that): a gap in the samples, not an end.
+                self.samples.append((time.time(), {"error": str(error)[:200]}))
+                self._reconnect()
+            self._stopping.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def stop(self):
+        self._stopping.set()
+        self.join(timeout=10)
+        self._watermarks.close()
+        for connection in self._connections.values():
+            connection.close()
+
+    def sample(self) -> dict:
+        values: dict[str, float] = {}
+        for service, connection in self._connections.items():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM events_outboxevent WHERE published_at IS NULL")
+                values[f"outbox.{service}"] = cursor.fetchone()[0]
+            values[f"lag.{service}"] = self._lag(service)
+        for kind, seconds in self._cpu_seconds().items():
+            values[f"cpu.{kind}"] = seconds
+        return values
+
+    def _lag(self, group: str) -> int:
+        future = self._admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+        committed = future[group].result(timeout=5).topic_partitions or []
+        lag = 0
+        for partition in committed:
+            low, high = self._watermarks.get_watermark_offsets(partition, timeout=5, cached=False)
+            lag += max(high - (partition.offset if partition.offset >= 0 else low), 0)
+        return lag
+
+    def _reconnect(self):
+        for service, connection in list(self._connections.items()):
+            if (
+                connection.closed
+                or connection.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_UNKNOWN
+            ):
+                try:
+                    self._connections[service] = psycopg2.connect(database_url(service))
+                    self._connections[service].autocommit = True
+                except psycopg2.Error:
+                    pass
+
+    def _cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) each kind of process used since the previous sample, by
+        kind and service where there is one: "consume.reconciliation", "postgres.orders", "kafka"."""
+        totals: dict[str, float] = {}
+        for process in _stack_processes():
+            if process.pid not in self._kinds:
+                self._kinds[process.pid] = _process_kind(process)
+            kind = self._kinds[process.pid]
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            if kind is None:
+                continue
+            used = times.user + times.system
+            totals[kind] = totals.get(kind, 0.0) + used - self._cpu_before.get(process.pid, used)
+            self._cpu_before[process.pid] = used
+        return totals
+
+
+def _stack_processes() -> list[psutil.Process]:
+    """This stack's processes (everything under its supervisord) and the benchmark's own."""
+    processes = psutil.Process().children(recursive=True) + [psutil.Process()]
+    pidfile = Path(os.environ["VAR"]) / "run" / "supervisord.pid"
+    with suppress(OSError, ValueError, psutil.NoSuchProcess):
+        processes += psutil.Process(int(pidfile.read_text())).children(recursive=True)
+    return processes
+
+
+def _process_kind(process: psutil.Process) -> str | None:
+    try:
+        cmdline = process.cmdline()
+        line = " ".join(cmdline)
+        if line.startswith("postgres:"):
+            # "postgres: oms_orders oms_orders 127.0.0.1(5000) idle": a backend, named by its database.
+            database = cmdline[0].split()[2] if len(cmdline[0].split()) > 2 else ""
+            return f"postgres.{database.removeprefix('oms_')}" if database.startswith("oms_") else "postgres"
+        if cmdline and cmdline[0].endswith("/postgres"):
+            return "postgres"
+        if "kafka.Kafka" in line:
+            return "kafka"
+        if "redis-server" in line:
+            return "redis"
+        if process.pid == os.getpid() or "locust" in line:
+            return "bench"
+        for marker, kind in KIND_MARKERS:
+            if marker in line:
+                settings = process.environ().get("DJANGO_SETTINGS_MODULE", "")
+                return f"{kind}.{settings.rsplit('.', 1)[-1]}" if settings else kind
+    except (psutil.NoSuchProcess, psutil.AccessDenied, IndexError):
+        return None
+    return None
