@@ -1,9 +1,9 @@
 """The consumer loop that `manage.py consume` runs: Kafka in batches, at-least-once.
 
-Offsets are committed only after every message of the batch was applied (each in its own
-database transaction, see events/processing.py), so a crash at any line re-delivers at most
-the current batch, which the inbox then recognises. On SIGTERM the loop finishes the batch,
-commits, and leaves the group cleanly.
+Offsets are committed only after every message of the batch was applied (all in one database
+transaction; when a handler fails, each in its own, see events/processing.py), so a crash at
+any line re-delivers at most the current batch, which the inbox then recognises. On SIGTERM
+the loop finishes the batch, commits, and leaves the group cleanly.
 """
 
 import logging
@@ -17,7 +17,15 @@ from django.db import close_old_connections, connections
 
 from events import kafka, metrics
 from events.consumers import Consumer
-from events.processing import InfrastructureError, Message, Outcome, blocked_aggregates, process
+from events.processing import (
+    BatchAborted,
+    InfrastructureError,
+    Message,
+    Outcome,
+    blocked_aggregates,
+    process,
+    process_batch,
+)
 from events.topics import dead_letter_topic
 
 logger = logging.getLogger(__name__)
@@ -90,14 +98,18 @@ class ConsumerLoop:
         applied: list[Message] = []
         try:
             blocked = blocked_aggregates(self.consumer, [m.aggregate_id for m in messages])
-            for message in messages:
-                outcome = process(self.consumer, message, blocked=message.aggregate_id in blocked)
-                if outcome in (Outcome.DEAD, Outcome.PARKED):
-                    blocked.add(message.aggregate_id)
-                if outcome == Outcome.DEAD:
-                    self._send_to_dead_letter_topic(message)
-                metrics.CONSUMED.labels(self.consumer.name, outcome).inc()
-                applied.append(message)
+            outcomes = self._apply_together(messages, blocked) if len(messages) > 1 else None
+            if outcomes is not None:
+                for message, outcome in zip(messages, outcomes, strict=True):
+                    self._record(message, outcome)
+                    applied.append(message)
+            else:
+                for message in messages:
+                    outcome = process(self.consumer, message, blocked=message.aggregate_id in blocked)
+                    if outcome in (Outcome.DEAD, Outcome.PARKED):
+                        blocked.add(message.aggregate_id)
+                    self._record(message, outcome)
+                    applied.append(message)
         except InfrastructureError as exc:
             self._back_off(exc)
         finally:
@@ -108,6 +120,20 @@ class ConsumerLoop:
         self._record_lag(messages)
         if len(applied) == len(messages):
             self._consecutive_errors = 0
+
+    def _apply_together(self, messages: list[Message], blocked: set[str]) -> list[Outcome] | None:
+        """The batch in one transaction, or None when a handler failed and nothing was applied."""
+        try:
+            return process_batch(self.consumer, messages, blocked=set(blocked))
+        except BatchAborted as exc:
+            logger.info("batch of %s rolled back (%s); applying its messages one by one", len(messages), exc)
+            metrics.BATCHES_SPLIT.labels(self.consumer.name).inc()
+            return None
+
+    def _record(self, message: Message, outcome: Outcome) -> None:
+        if outcome == Outcome.DEAD:
+            self._send_to_dead_letter_topic(message)
+        metrics.CONSUMED.labels(self.consumer.name, outcome).inc()
 
     def _commit(self, applied: list[Message]) -> None:
         if not applied:

@@ -39,6 +39,11 @@ HANDLER_SECONDS = Histogram(
     ["consumer", "event_type"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+BATCHES_SPLIT = Counter(
+    "events_batches_split_total",
+    "Batches rolled back because a handler failed, then applied message by message.",
+    ["consumer"],
+)
 HANDLER_RETRIES = Counter(
     "events_handler_retries_total", "Handler attempts retried.", ["consumer", "event_type"]
 )

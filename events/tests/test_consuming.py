@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 
 from events.dead_letters import dead_letter_retry
 from events.models import DeadLetter, InboxEvent
-from events.processing import Message, Outcome, process
+from events.processing import BatchAborted, Message, Outcome, process, process_batch
 from events.tests import support
 from events.tests.support import account, credited, registered
 from events.topics import dead_letter_topic
@@ -182,6 +182,59 @@ def test_applying_an_event_costs_three_statements_and_one_transaction(topic, dja
         outcome = process(consumer, message)
 
     assert outcome == Outcome.APPLIED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_applied_in_one_transaction_without_savepoints(topic, django_assert_num_queries):
+    # BEGIN; per message the inbox row and the handler's update, no savepoint; one COMMIT
+    for name in "abc":
+        support.open_account(name)
+    consumer = support.ledger_consumer(topic)
+    messages = [
+        Message(topic, 0, n, name.encode(), credited(name, 1, 100).to_json()) for n, name in enumerate("abc")
+    ]
+
+    with django_assert_num_queries(1 + 2 * 3 + 1):
+        outcomes = process_batch(consumer, messages, blocked=set())
+
+    assert outcomes == [Outcome.APPLIED] * 3
+    assert [account(name) for name in "abc"] == [(100, 1)] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_handler_failing_in_a_batch_rolls_the_whole_batch_back(topic):
+    support.open_account("a")
+    consumer = support.ledger_consumer(topic)
+    messages = [
+        Message(topic, 0, 0, b"a", credited("a", 1, 100).to_json()),
+        Message(topic, 0, 1, b"x", credited("x", 1, 100).to_json()),  # no account x: the handler raises
+    ]
+
+    with pytest.raises(BatchAborted, match="NoSuchAccount"):
+        process_batch(consumer, messages, blocked=set())
+
+    assert account("a") == (0, 0)
+    assert not InboxEvent.objects.filter(consumer=consumer.name).exists()
+
+
+def test_a_batch_with_a_failing_handler_is_applied_message_by_message(topic):
+    # given: good credits around one that fails, all in the topic before the consumer starts
+    support.open_account("a")
+    support.open_account("b")
+    support.produce(
+        topic, credited("a", 1, 100), credited("x", 1, 100), credited("b", 1, 50), credited("a", 2, 5)
+    )
+    consumer = support.ledger_consumer(topic)
+
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    # then: the good ones applied once each, the failing one dead-lettered after its retries
+    assert account("a") == (105, 2)
+    assert account("b") == (50, 1)
+    assert list(DeadLetter.objects.filter(consumer=consumer.name).values_list("status", "aggregate_id")) == [
+        ("dead", "x")
+    ]
 
 
 def test_the_consumer_reports_its_lag_per_partition(topic):

@@ -7,7 +7,7 @@ events become visible. The sweep repairs the projection from the services' own s
 way (projection_refresh).
 """
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from events.envelope import Envelope
@@ -54,15 +54,20 @@ def saga_apply_event(*, envelope: Envelope, payload) -> OrderSaga:
                 )
     saga.last_event_at = max(saga.last_event_at, envelope.occurred_at)
     saga.save()
-    SagaStep.objects.get_or_create(
-        event_id=envelope.event_id,
-        defaults={
-            "saga": saga,
-            "event_type": envelope.event_type,
-            "producer": envelope.producer,
-            "sequence": envelope.sequence,
-            "occurred_at": envelope.occurred_at,
-        },
+    # INSERT ... ON CONFLICT DO NOTHING: a step already recorded (the sweep's repair, a replay)
+    # stays as it is, without a lookup first or a savepoint.
+    SagaStep.objects.bulk_create(
+        [
+            SagaStep(
+                event_id=envelope.event_id,
+                saga=saga,
+                event_type=envelope.event_type,
+                producer=envelope.producer,
+                sequence=envelope.sequence,
+                occurred_at=envelope.occurred_at,
+            )
+        ],
+        ignore_conflicts=True,
     )
     return saga
 
@@ -121,10 +126,8 @@ def _side_and_status(envelope: Envelope, payload) -> tuple[str, str]:
 def _locked(order_id: str, seen_at) -> OrderSaga:
     saga = OrderSaga.objects.select_for_update().filter(order_id=order_id).first()
     if saga is None:
-        try:
-            with transaction.atomic():
-                OrderSaga.objects.create(order_id=order_id, last_event_at=seen_at)
-        except IntegrityError:
-            pass  # created concurrently by another consumer process
+        # ON CONFLICT DO NOTHING: another process may create it at the same moment.
+        new = OrderSaga(order_id=order_id, last_event_at=seen_at)
+        OrderSaga.objects.bulk_create([new], ignore_conflicts=True)
         saga = OrderSaga.objects.select_for_update().get(order_id=order_id)
     return saga
