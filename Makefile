@@ -2,6 +2,7 @@
 #   make up      install what is missing, start everything, return once every service is ready
 #   make test    make up, then run the whole test suite against the real stack
 #   make bench   make up, then the load benchmark (SHORT=1: a quick check); see docs/benchmarks.md
+#   make chaos   make up, then faults injected under load and the invariants checked; docs/reliability.md
 #   make status  what runs, and whether each service is ready
 #   make down    stop everything make up started (data is kept)
 #   make clean   make down, then delete the stack's data (databases, topics, logs)
@@ -11,7 +12,7 @@ PYTHON ?= python3
 VENV := .venv
 KAFKA_LIBS := var/kafka/libs
 
-.PHONY: up down status test bench lint clean system-packages
+.PHONY: up down status test bench chaos lint clean system-packages
 
 up: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.fetched
 	@stack/scripts/up.sh
@@ -27,6 +28,9 @@ test: up
 
 bench: up
 	@stack/scripts/bench.sh $(if $(SHORT),--short)
+
+chaos: up
+	@stack/scripts/chaos.sh $(if $(SHORT),--short)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -21,16 +21,29 @@ from bench import stack
 TERMINAL = ("completed", "failed", "cancelled")
 
 
-def settle(order_ids: list[str], sampler: stack.Sampler, timeout: float) -> float | None:
-    """Seconds until every order is terminal and no event waits, or None after `timeout`."""
+def settle(skus: list[str], sampler: stack.Sampler, timeout: float) -> float | None:
+    """Seconds until every order of `skus` is terminal and no event waits, or None after `timeout`."""
     started = time.monotonic()
+    order_ids = None  # once read: the load has stopped, no new order of these products comes
     while time.monotonic() - started < timeout:
+        try:
+            order_ids = order_ids if order_ids is not None else _order_ids(skus)
+        except stack.psycopg2.Error:  # the database is still coming back
+            time.sleep(0.5)
+            continue
         open_orders = _count_open(order_ids)
         backlog = _backlog(sampler)
         if open_orders == 0 and backlog == 0:
             return time.monotonic() - started
         time.sleep(0.5)
     return None
+
+
+def _order_ids(skus: list[str]) -> list[str]:
+    rows = stack.query(
+        "orders", "SELECT DISTINCT order_id::text FROM orders_orderline WHERE sku = ANY(%s)", [skus]
+    )
+    return [order_id for (order_id,) in rows]
 
 
 def _count_open(order_ids: list[str]) -> int | None:
@@ -46,31 +59,35 @@ def _count_open(order_ids: list[str]) -> int | None:
 
 
 def _backlog(sampler: stack.Sampler) -> int | None:
-    try:
-        sample = sampler.sample()
-    except (stack.psycopg2.Error, stack.KafkaException):
+    sample = sampler.latest()
+    if sample is None:
         return None
     return sum(v for k, v in sample.items() if k.startswith(("outbox.", "lag.")))
 
 
-def check(*, order_ids: list[str], stock: dict[str, int], since: datetime) -> dict:
+def check(*, accepted: list[str], stock: dict[str, int], since: datetime) -> dict:
     """What the services' databases and reconciliation say once settled; `problems` lists every
-    disagreement found (empty when consistent)."""
+    disagreement found (empty when consistent).
+
+    The run's orders are every order of its products in the orders database: the accepted ones
+    (202) and any whose answer the customer never got (a process killed after its commit)."""
     problems: list[str] = []
-    orders = _orders(order_ids)
-    missing = set(order_ids) - set(orders)
+    orders = _orders(stock)
+    missing = set(accepted) - set(orders)
     if missing:
-        problems.append(f"{len(missing)} accepted orders are missing from the orders database")
+        problems.append(f"{len(missing)} accepted orders are missing from the orders database (lost)")
     not_terminal = [o for o, row in orders.items() if row["status"] not in TERMINAL]
     if not_terminal:
         problems.append(f"{len(not_terminal)} orders are not terminal, e.g. {not_terminal[0]}")
     problems += _check_stock(orders, stock)
     problems += _check_reservations(orders)
     charges = _check_payments(orders, problems)
-    reconciliation = _reconcile(since, set(order_ids))
+    reconciliation = _reconcile(since, set(orders))
     problems += reconciliation.pop("problems")
     return {
-        "orders": len(order_ids),
+        "orders": len(orders),
+        "accepted": len(accepted),
+        "lost": len(missing),
         "by_status": dict(Counter(row["status"] for row in orders.values())),
         "by_reason": dict(Counter(row["reason"] for row in orders.values() if row["reason"])),
         "double_charges": charges["double"],
@@ -81,15 +98,16 @@ def check(*, order_ids: list[str], stock: dict[str, int], since: datetime) -> di
     }
 
 
-def _orders(order_ids: list[str]) -> dict[str, dict]:
+def _orders(stock: dict[str, int]) -> dict[str, dict]:
+    """Every order of the run's products, with its lines."""
     rows = stack.query(
         "orders",
         """
         SELECT o.order_id::text, o.status, o.failure_reason, o.total_amount, l.sku, l.quantity
         FROM orders_order o JOIN orders_orderline l ON l.order_id = o.order_id
-        WHERE o.order_id = ANY(%s::uuid[])
+        WHERE o.order_id IN (SELECT order_id FROM orders_orderline WHERE sku = ANY(%s))
         """,
-        [order_ids],
+        [list(stock)],
     )
     orders: dict[str, dict] = {}
     for order_id, status, reason, total, sku, quantity in rows:

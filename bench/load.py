@@ -2,6 +2,7 @@
 bench/locustfile.py. Each request lands in the samples file as it finishes."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,12 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 def load_run(*, rate: float, duration: float, fixtures: Path, samples: Path) -> None:
     """Offer `rate` orders per second for `duration` seconds; returns when Locust has stopped."""
+    process = load_start(rate=rate, duration=duration, fixtures=fixtures, samples=samples)
+    load_wait(process, timeout=duration + 120)
+
+
+def load_start(*, rate: float, duration: float, fixtures: Path, samples: Path) -> subprocess.Popen:
+    """Start offering `rate` orders per second, for `duration` seconds at most (load_stop ends it sooner)."""
     environment = os.environ | {
         "BENCH_RATE": str(rate),
         "BENCH_DURATION": str(duration),
@@ -33,7 +40,19 @@ def load_run(*, rate: float, duration: float, fixtures: Path, samples: Path) -> 
         "WARNING",
         "--only-summary",
     ]
+    return subprocess.Popen(
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def load_stop(process: subprocess.Popen) -> None:
+    """Stop the load now; Locust lets the requests in flight finish and records them."""
+    process.send_signal(signal.SIGTERM)
+    load_wait(process, timeout=60)
+
+
+def load_wait(process: subprocess.Popen, timeout: float) -> None:
+    _, errors = process.communicate(timeout=timeout)
     # Locust exits 1 when any request failed; the report counts failures, so that is not an error here.
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=duration + 120)
-    if result.returncode not in (0, 1):
-        raise RuntimeError(f"locust exited {result.returncode}: {result.stderr[-2000:]}")
+    if process.returncode not in (0, 1, -signal.SIGTERM):
+        raise RuntimeError(f"locust exited {process.returncode}: {errors[-2000:]}")

@@ -60,7 +60,13 @@ def save_json(result: dict, path: Path) -> None:
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
-def plot(requests: list[measures.Request], samples: list[tuple[float, dict]], path: Path, title: str) -> None:
+def plot(
+    requests: list[measures.Request],
+    samples: list[tuple[float, dict]],
+    path: Path,
+    title: str,
+    faults: list[dict] = (),
+) -> None:
     """Throughput, placement latency and the pipeline's queues, second by second."""
     if not requests:
         return
@@ -93,6 +99,12 @@ def plot(requests: list[measures.Request], samples: list[tuple[float, dict]], pa
     kept = [values for at, values in samples if "error" not in values and at >= origin]
     queue_axis.plot(times, [measures._sum(v, "outbox.") for v in kept], label="outbox backlog (events)")
     queue_axis.plot(times, [measures._sum(v, "lag.") for v in kept], label="consumer lag (events)")
+    for fault in faults:
+        for axis in (rate_axis, latency_axis, queue_axis):
+            axis.axvspan(fault["started"] - origin, fault["ended"] - origin, color="tab:orange", alpha=0.15)
+        rate_axis.annotate(
+            fault["name"], (fault["started"] - origin, 0), rotation=90, fontsize=7, va="bottom"
+        )
     queue_axis.set_ylabel("events waiting")
     queue_axis.set_xlabel("seconds since the load began")
     queue_axis.legend(loc="upper left")
@@ -154,9 +166,13 @@ def markdown(result: dict) -> str:
 
 def docs_update(result: dict, plot_path: Path) -> None:
     """Replace the last-run block of docs/benchmarks.md with this run's table and plot."""
-    text = DOCS.read_text()
-    plot = f"![latency, throughput and queues](benchmarks/{plot_path.name})"
-    block = f"{BEGIN}\n{markdown(result)}\n\n{plot}\n{END}"
-    head, _, rest = text.partition(BEGIN)
+    block_replace(
+        DOCS, f"{markdown(result)}\n\n![latency, throughput and queues](benchmarks/{plot_path.name})"
+    )
+
+
+def block_replace(page: Path, content: str) -> None:
+    """Replace what stands between the last-run markers of `page` with `content`."""
+    head, _, rest = page.read_text().partition(BEGIN)
     _, _, tail = rest.partition(END)
-    DOCS.write_text(head + block + tail)
+    page.write_text(f"{head}{BEGIN}\n{content}\n{END}{tail}")

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         requests = measures.requests_read(samples_path)
         all_requests += requests
         order_ids += [r.order_id for r in requests if r.name == "place" and r.status == 202]
-        settled = consistency.settle(order_ids, sampler, timeout=180)
+        settled = consistency.settle(list(fx.stock), sampler, timeout=180)
         summary = measures.stretch_summary(
             rate=rate, duration=seconds, requests=requests, samples=sampler.samples
         )
@@ -80,9 +80,9 @@ def main(argv=None) -> int:
             break
 
     say("settling, then checking consistency")
-    converge = consistency.settle(order_ids, sampler, timeout=300)
+    converge = consistency.settle(list(fx.stock), sampler, timeout=300)
     sampler.stop()
-    check = consistency.check(order_ids=order_ids, stock=fx.stock, since=began)
+    check = consistency.check(accepted=order_ids, stock=fx.stock, since=began)
     check["converge_seconds"] = None if converge is None else round(converge, 1)
     kept = [s["offered_per_second"] for s in stretches if s["sustained"]]
     result = {

@@ -85,10 +85,10 @@ class Sampler(threading.Thread):
         self.interval = interval
         self.samples: list[tuple[float, dict]] = []
         self._stopping = threading.Event()
-        self._admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]})
-        self._watermarks = Consumer(
-            {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "group.id": "bench-lag-probe"}
-        )
+        # Quiet clients: a broker down on purpose (make chaos) shows as gaps in the samples.
+        quiet = {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "log_level": 0}
+        self._admin = AdminClient(quiet)
+        self._watermarks = Consumer(quiet | {"group.id": "bench-lag-probe"})
         self._connections = {service: psycopg2.connect(database_url(service)) for service in SERVICES}
         for connection in self._connections.values():
             connection.autocommit = True
@@ -105,6 +105,13 @@ class Sampler(threading.Thread):
                 self.samples.append((time.time(), {"error": str(error)[:200]}))
                 self._reconnect()
             self._stopping.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def latest(self, max_age: float = 3.0) -> dict | None:
+        """The newest sample, if it is recent and complete (None while the stack cannot answer)."""
+        if not self.samples:
+            return None
+        at, values = self.samples[-1]
+        return values if time.time() - at <= max_age and "error" not in values else None
 
     def stop(self):
         self._stopping.set()

@@ -1,0 +1,197 @@
+"""`make chaos`: faults injected into the running stack under load, then the invariants.
+
+    python -m bench.chaos              # the full schedule (about 4 minutes of faults)
+    python -m bench.chaos --short      # a quick one: fewer kills, shorter outages
+    python -m bench.chaos --seed 7     # the same random choices and moments again
+
+While customers place orders at a steady rate: processes of every kind SIGKILLed at random
+moments (supervisor restarts them), events delivered again out of order, poison messages, a
+consumer frozen past its session timeout, Kafka stopped and started, PostgreSQL restarted. Then
+the load stops, the system settles, and the run checks: zero orders lost (every accepted order
+is terminal), zero double charges, zero oversold units, reservations and payments agree with
+the orders, nothing left open in reconciliation; and it reports the time to converge and how
+placement answered during each fault (it must keep answering while Kafka is down).
+"""
+
+import argparse
+import random
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+from bench import consistency, faults, fixtures, load, measures, report, stack
+
+RATE = 30
+SESSION_TIMEOUT_S = 10  # EVENTS_CONSUMER_SESSION_TIMEOUT_MS of the stack
+DOCS = stack.ROOT / "docs" / "reliability.md"
+
+
+def schedule(rng: random.Random, short: bool) -> list[tuple[str, callable]]:
+    kills = 3 if short else 10
+    plan = [(f"kill {n + 1}", lambda: faults.kill_random_process(rng)) for n in range(kills // 2)]
+    plan += [
+        ("redeliver", lambda: faults.redeliver(rng, 60 if short else 300)),
+        ("poison", lambda: faults.poison(4)),
+        ("freeze", lambda: faults.consumer_freeze(rng, SESSION_TIMEOUT_S + 5)),
+        ("kafka outage", lambda: faults.kafka_outage(10 if short else 30)),
+    ]
+    plan += [(f"kill {n + 1}", lambda: faults.kill_random_process(rng)) for n in range(kills // 2, kills)]
+    plan += [("postgres restart", faults.postgres_restart)]
+    return plan
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--short", action="store_true")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--rate", type=float, default=RATE, help="orders per second during the faults")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/reliability.md alone")
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else random.randrange(10**6)
+    rng = random.Random(seed)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = stack.ROOT / "var" / "chaos" / run_id
+    out.mkdir(parents=True)
+    began = datetime.now(UTC)
+    say(f"chaos {run_id} (seed {seed}, {args.rate:g} orders/s): results in {out}")
+
+    fx = fixtures.fixtures_create(f"chaos{run_id}")
+    fx.save(out / "fixtures.json")
+    sampler = stack.Sampler()
+    sampler.start()
+    samples_path = out / "requests.csv"
+    locust = load.load_start(
+        rate=args.rate, duration=3600, fixtures=out / "fixtures.json", samples=samples_path
+    )
+    timeline = []
+    try:
+        time.sleep(10)  # steady load before the first fault
+        for name, fault in schedule(rng, args.short):
+            time.sleep(rng.uniform(2, 6))  # a random moment
+            started = time.time()
+            say(f"fault: {name}")
+            outcome = fault()
+            outcome.update(name=name, started=started, ended=time.time())
+            timeline.append(outcome)
+            say(f"  {outcome['what']}")
+        time.sleep(10)  # load goes on while the stack recovers from the last fault
+    finally:
+        load.load_stop(locust)
+    load_ended = time.time()
+
+    say("load stopped; waiting for the system to settle")
+    converge = consistency.settle(list(fx.stock), sampler, timeout=900)
+    sampler.stop()
+    requests = measures.requests_read(samples_path)
+    accepted = [r.order_id for r in requests if r.name == "place" and r.status == 202]
+    check = consistency.check(accepted=accepted, stock=fx.stock, since=began)
+    check["converge_seconds"] = None if converge is None else round(converge, 1)
+    during = [_placement_during(requests, f) for f in timeline]
+    kafka_down = [d for d in during if d["fault"] == "kafka_outage"]
+    invariants = {
+        "no_order_lost": check["lost"] == 0,
+        "every_order_terminal": check["consistent"]
+        or not any("not terminal" in p for p in check["problems"]),
+        "no_double_charge": check["double_charges"] == 0,
+        "nothing_oversold": check["oversold_units"] == 0,
+        "services_agree": check["consistent"],
+        "settled": converge is not None,
+        "placement_answers_while_kafka_down": all(d["errors"] == 0 and d["placed"] > 0 for d in kafka_down),
+    }
+    result = {
+        "run_id": run_id,
+        "seed": seed,
+        "mode": "short" if args.short else "full",
+        "rate": args.rate,
+        "machine": report.machine(),
+        "faults": timeline,
+        "placement_during_faults": during,
+        "load": {
+            "placed": sum(r.name == "place" for r in requests),
+            "accepted": len(accepted),
+            "errors": Counter(str(r.status) for r in requests if r.error),
+            "seconds": round(load_ended - min((r.started for r in requests), default=load_ended), 1),
+        },
+        "consistency": check,
+        "invariants": invariants,
+        "passed": all(invariants.values()),
+    }
+    report.save_json(result, out / "result.json")
+    report.plot(requests, sampler.samples, out / "plot.png", f"make chaos {run_id}", faults=timeline)
+    print()
+    print(markdown(result))
+    if not args.short and not args.no_docs:
+        docs = stack.ROOT / "docs" / "benchmarks"
+        docs.mkdir(exist_ok=True)
+        (docs / "chaos-last-run.png").write_bytes((out / "plot.png").read_bytes())
+        report.save_json(result, docs / "chaos-last-run.json")
+        report.block_replace(DOCS, markdown(result) + "\n\n![the chaos run](benchmarks/chaos-last-run.png)")
+        say("docs/reliability.md updated")
+    return 0 if result["passed"] else 1
+
+
+def _placement_during(requests: list[measures.Request], fault: dict) -> dict:
+    """How placement answered from the fault's start until 5 s after its end."""
+    window = [
+        r for r in requests if r.name == "place" and fault["started"] <= r.started <= fault["ended"] + 5
+    ]
+    errors = [r for r in window if r.error]
+    return {
+        "fault": fault["fault"],
+        "name": fault["name"],
+        "placed": len(window),
+        "errors": len(errors),
+        "error_statuses": dict(Counter(str(r.status) for r in errors)),
+        "placement_ms": measures.latency_summary([r.latency_ms for r in window]),
+    }
+
+
+def markdown(result: dict) -> str:
+    m, check = result["machine"], result["consistency"]
+    lines = [
+        f"Run `{result['run_id']}` ({result['mode']}, seed {result['seed']}), {result['rate']:g} orders/s "
+        f"offered, {m['cpu']}, {m['cores']} cores, {m['os']}; everything on the one machine.",
+        "",
+        "| fault | what | placed during | errors | placement p99 (ms) |",
+        "|---|---|---|---|---|",
+    ]
+    for fault, during in zip(result["faults"], result["placement_during_faults"], strict=True):
+        statuses = ", ".join(f"{n}x {s}" for s, n in during["error_statuses"].items())
+        lines.append(
+            f"| {fault['name']} | {fault['what']} | {during['placed']} | {during['errors']}"
+            f"{f' ({statuses})' if statuses else ''} | {during['placement_ms']['p99']} |"
+        )
+    load_figures, reconciliation = result["load"], check["reconciliation"]
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(check["by_status"].items()))
+    lines += [
+        "",
+        f"- Load: {load_figures['placed']} orders placed over {load_figures['seconds']} s, "
+        f"{load_figures['accepted']} accepted; failed requests by status: "
+        f"{dict(load_figures['errors']) or 'none'}.",
+        f"- Converged {check['converge_seconds']} s after the load stopped. {check['orders']} orders in the "
+        f"databases: {statuses}.",
+        f"- Lost {check['lost']}, double charges {check['double_charges']}, oversold units "
+        f"{check['oversold_units']}; reconciliation found {reconciliation['found']}, open on the run's "
+        f"orders {reconciliation['open_divergences_of_the_run']}.",
+        "",
+        "| invariant | held |",
+        "|---|---|",
+        *(
+            f"| {name.replace('_', ' ')} | {'yes' if held else '**NO**'} |"
+            for name, held in result["invariants"].items()
+        ),
+    ]
+    if check["problems"]:
+        lines += ["", f"Problems: {check['problems']}"]
+    return "\n".join(lines)
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The faults `make chaos` injects into the running stack, each a function that does its harm
+and undoes it (or lets the process manager undo it), returning what it did.
+
+Processes are found through supervisor (stack/ctl); Kafka's messages are written with a plain
+producer, as a misbehaving client or a broker redelivery would."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import uuid
+
+import psutil
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from bench import stack
+
+# The kinds of process SIGKILLed at random moments, by supervisor program name prefix.
+KILLABLE = ("web", "consume", "relay", "celery", "beat")
+SERVICE_TOPICS = ("oms.orders.events", "oms.inventory.events", "oms.payments.events")
+
+
+def ctl(*args: str) -> str:
+    result = subprocess.run(
+        [str(stack.ROOT / "stack" / "ctl"), *args], capture_output=True, text=True, timeout=120
+    )
+    return result.stdout.strip()
+
+
+def program_pid(program: str) -> int:
+    return int(ctl("pid", program))
+
+
+def wait_running(program: str, timeout: float = 60) -> float:
+    """Seconds until supervisor reports `program` RUNNING again."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if "RUNNING" in ctl("status", program):
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise TimeoutError(f"{program} did not come back within {timeout} s")
+
+
+def kill_random_process(rng: random.Random) -> dict:
+    """SIGKILL one process of a random kind and service: for web, the master or one worker."""
+    kind = rng.choice(KILLABLE)
+    service = rng.choice(stack.SERVICES)
+    program = f"app:{kind}-{service}"
+    pid = program_pid(program)
+    target = pid
+    if kind == "web" and rng.random() < 0.5:
+        workers = psutil.Process(pid).children()
+        if workers:
+            target = rng.choice(workers).pid
+    os.kill(target, signal.SIGKILL)
+    what = f"SIGKILL {program} ({'worker' if target != pid else 'main'} pid {target})"
+    back = wait_running(program) if target == pid else 0.0
+    return {"fault": "kill", "what": what, "back_after_s": round(back, 1)}
+
+
+def kafka_outage(seconds: float) -> dict:
+    """Stop the broker, keep it down for `seconds`, start it again."""
+    ctl("stop", "infra:kafka")
+    time.sleep(seconds)  # the outage itself: how long the broker stays down
+    ctl("start", "infra:kafka")
+    return {"fault": "kafka_outage", "what": f"Kafka stopped for {seconds:g} s, then started"}
+
+
+def postgres_restart() -> dict:
+    started = time.monotonic()
+    ctl("restart", "infra:postgres")
+    return {
+        "fault": "postgres_restart",
+        "what": "PostgreSQL restarted",
+        "took_s": round(time.monotonic() - started, 1),
+    }
+
+
+def consumer_freeze(rng: random.Random, seconds: float) -> dict:
+    """SIGSTOP one service's consumer past its session timeout, then SIGCONT."""
+    service = rng.choice(stack.SERVICES)
+    program = f"app:consume-{service}"
+    pid = program_pid(program)
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(seconds)  # frozen this long: past the group's session timeout
+    os.kill(pid, signal.SIGCONT)
+    return {"fault": "freeze", "what": f"SIGSTOP {program} for {seconds:g} s, then SIGCONT"}
+
+
+def redeliver(rng: random.Random, count: int) -> dict:
+    """Produce again `count` recent events of each service topic: duplicates, in reverse order
+    (so an aggregate's older events arrive after its newer ones)."""
+    producer = _producer()
+    sent = 0
+    for topic in SERVICE_TOPICS:
+        recent = _recent_messages(topic, count)
+        for message in reversed(recent):
+            producer.produce(topic, key=message.key(), value=message.value(), headers=message.headers())
+            sent += 1
+    producer.flush(30)
+    return {"fault": "redeliver", "what": f"{sent} recent events produced again, newest first"}
+
+
+def poison(count: int) -> dict:
+    """Messages no consumer can apply, keyed to aggregates no order has (so they block nothing
+    real): bytes that are not JSON, and envelopes whose payload breaks its schema."""
+    producer = _producer()
+    for n in range(count):
+        key = f"poison-{uuid.uuid4()}".encode()
+        if n % 2:
+            value = b"\x00this is not an event"
+        else:
+            value = json.dumps(
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "event_type": "OrderCreated",
+                    "version": 1,
+                    "aggregate_type": "order",
+                    "aggregate_id": key.decode(),
+                    "sequence": 1,
+                    "occurred_at": "2026-01-01T00:00:00+00:00",
+                    "producer": "chaos",
+                    "correlation_id": str(uuid.uuid4()),
+                    "payload": {"order_id": "not-a-uuid", "lines": "none"},
+                }
+            ).encode()
+        producer.produce("oms.orders.events", key=key, value=value)
+    producer.flush(30)
+    return {"fault": "poison", "what": f"{count} poison messages on oms.orders.events"}
+
+
+def _producer() -> Producer:
+    return Producer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "acks": "all"})
+
+
+def _recent_messages(topic: str, count: int) -> list:
+    """Up to `count` of the newest messages of `topic`, read without joining any group."""
+    reader = Consumer(
+        {
+            "bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            "group.id": "chaos-reader",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
+        per_partition = max(1, count // len(partitions))
+        assignment = []
+        for partition in partitions:
+            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            assignment.append(TopicPartition(topic, partition, max(low, high - per_partition)))
+        reader.assign(assignment)
+        messages, deadline = [], time.monotonic() + 10
+        while len(messages) < count and time.monotonic() < deadline:
+            message = reader.poll(0.5)
+            if message is not None and not message.error():
+                messages.append(message)
+        return messages
+    finally:
+        reader.close()
