@@ -66,6 +66,8 @@ check_kafka_settings() {
 
 init_kafka() {
   check_kafka_settings
+  mkdir -p "$VAR/kafka"
+  ln -sfn "$OMS_ROOT/stack/kafka/supervisord.nodes-$KAFKA_NODES.conf" "$VAR/kafka/supervisord.conf"
   local ports=($KAFKA_NODE_PORTS) controller_ports=($KAFKA_NODE_CONTROLLER_PORTS) n dir formatted=0
   local controller_bootstrap=127.0.0.1:${KAFKA_NODE_CONTROLLER_PORTS// /,127.0.0.1:}
   for ((n = 1; n <= KAFKA_NODES; n++)); do
