@@ -34,7 +34,8 @@ POSTGRES_PORT = env.int("POSTGRES_PORT", default=5433)
 
 # Comma-separated Kafka bootstrap servers.
 KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
-# Replicas of each topic the project creates: 1 on the single local broker, 3 on a real cluster.
+# Replicas of each topic the project creates: 1 on the one-node local stack, 3 on its cluster mode
+# (KAFKA_NODES=3, which sets it through stack/env.sh) and on a real cluster.
 KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", default=1)
 
 # The Celery broker (Redis). Each service's tasks go to a queue named after the service.

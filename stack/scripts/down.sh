@@ -11,7 +11,12 @@ fi
 say "stopping the services"
 ctl stop app: >/dev/null || true
 say "stopping Kafka, Redis and PostgreSQL"
-ctl stop infra:kafka >/dev/null || true
+# Kafka's nodes first, all at once: one by one, the last nodes of a cluster would wait for a
+# controller quorum that has already gone.
+for node in $(ctl status | awk '$1 ~ /^infra:kafka/ { print $1 }'); do
+  ctl stop "$node" >/dev/null &
+done
+wait
 ctl stop infra: >/dev/null || true
 pid=$(cat "$VAR/run/supervisord.pid")
 ctl shutdown >/dev/null

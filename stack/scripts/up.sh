@@ -34,18 +34,82 @@ init_postgres() {
     --auth-local=trust --auth-host=scram-sha-256 >"$VAR/log/initdb.log"
 }
 
+# Kafka's nodes: one (KAFKA_NODES=1) in var/kafka, or three (KAFKA_NODES=3) in var/kafka/cluster/node-<n>;
+# each with its server.properties and its data directory.
+kafka_node_dir() { if [ "$KAFKA_NODES" = 1 ]; then echo "$VAR/kafka"; else echo "$VAR/kafka/cluster/node-$1"; fi; }
+
+check_kafka_settings() {
+  [[ $KAFKA_NODES =~ ^(1|3)$ ]] ||
+    die "KAFKA_NODES=$KAFKA_NODES: the stack runs one Kafka node (1, the default) or a cluster of three (3)"
+  ((1 <= KAFKA_MIN_INSYNC_REPLICAS && KAFKA_MIN_INSYNC_REPLICAS <= KAFKA_REPLICATION_FACTOR &&
+    KAFKA_REPLICATION_FACTOR <= KAFKA_NODES)) ||
+    die "KAFKA_REPLICATION_FACTOR=$KAFKA_REPLICATION_FACTOR and KAFKA_MIN_INSYNC_REPLICAS=$KAFKA_MIN_INSYNC_REPLICAS" \
+      "do not fit KAFKA_NODES=$KAFKA_NODES (1 <= min in-sync replicas <= replication factor <= nodes);" \
+      "leave them unset for the mode's defaults"
+  local ports
+  ports=$(printf '%s\n' $KAFKA_NODE_PORTS $KAFKA_NODE_CONTROLLER_PORTS | sort | uniq -d)
+  [ -z "$ports" ] ||
+    die "Kafka's ports collide on $ports: node n uses KAFKA_PORT + 2(n-1)" \
+      "and KAFKA_CONTROLLER_PORT + 2(n-1) (KAFKA_PORT=$KAFKA_PORT, KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT)"
+  # A mode's topics, offsets and quorum live in its own storage: switching modes starts afresh.
+  if [ "$KAFKA_NODES" = 1 ] && [ -d "$VAR/kafka/cluster" ]; then
+    die "var/kafka/cluster holds a three-node Kafka cluster, but KAFKA_NODES=1 asks for one node." \
+      "Run without KAFKA_NODES (or with KAFKA_NODES=3) to keep it, or start afresh in one-node mode:" \
+      "make clean (deletes the stack's data: databases, topics, logs), then make up"
+  fi
+  if [ "$KAFKA_NODES" != 1 ] && [ -d "$VAR/kafka/data" ]; then
+    die "var/kafka/data holds a one-node Kafka, but KAFKA_NODES=$KAFKA_NODES asks for a cluster;" \
+      "its topics and offsets do not move over. Start afresh in cluster mode:" \
+      "make clean (deletes the stack's data: databases, topics, logs), then KAFKA_NODES=$KAFKA_NODES make up"
+  fi
+}
+
 init_kafka() {
+  check_kafka_settings
   mkdir -p "$VAR/kafka"
-  KAFKA_DATA_DIR="$VAR/kafka/data" python3 -c \
-    'import os, string, sys; sys.stdout.write(string.Template(sys.stdin.read()).substitute(os.environ))' \
-    <"$OMS_ROOT/stack/kafka/server.properties" >"$VAR/kafka/server.properties"
-  [ -f "$VAR/kafka/data/meta.properties" ] && return
-  say "formatting Kafka's KRaft storage"
-  local cp="$VAR/kafka/libs/*" cluster_id
-  cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid)
-  java -cp "$cp" -Dlog4j2.configurationFile="$OMS_ROOT/stack/kafka/log4j2.properties" \
-    kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$VAR/kafka/server.properties" \
-    >"$VAR/log/kafka-format.log"
+  ln -sfn "$OMS_ROOT/stack/kafka/supervisord.nodes-$KAFKA_NODES.conf" "$VAR/kafka/supervisord.conf"
+  local ports=($KAFKA_NODE_PORTS) controller_ports=($KAFKA_NODE_CONTROLLER_PORTS) n dir formatted=0
+  local controller_bootstrap=127.0.0.1:${KAFKA_NODE_CONTROLLER_PORTS// /,127.0.0.1:}
+  for ((n = 1; n <= KAFKA_NODES; n++)); do
+    dir=$(kafka_node_dir "$n")
+    mkdir -p "$dir"
+    KAFKA_NODE_ID=$n KAFKA_NODE_PORT=${ports[n - 1]} KAFKA_NODE_CONTROLLER_PORT=${controller_ports[n - 1]} \
+      KAFKA_CONTROLLER_BOOTSTRAP_SERVERS=$controller_bootstrap KAFKA_DATA_DIR="$dir/data" python3 -c \
+      'import os, string, sys; sys.stdout.write(string.Template(sys.stdin.read()).substitute(os.environ))' \
+      <"$OMS_ROOT/stack/kafka/server.properties" >"$dir/server.properties"
+    [ -f "$dir/data/meta.properties" ] && formatted=$((formatted + 1))
+  done
+  ((formatted == KAFKA_NODES)) && return
+  ((formatted == 0)) ||
+    die "only $formatted of the $KAFKA_NODES Kafka nodes' storage in var/kafka/cluster is formatted" \
+      "(an interrupted make up?): make clean, then KAFKA_NODES=$KAFKA_NODES make up"
+  format_kafka
+}
+
+# Format every node's storage with one cluster id. One node is the quorum's only voter
+# (--standalone); a cluster's three nodes all start as voters (--initial-controllers, the same
+# on each node: node id, controller endpoint and a directory id per controller). Either way the
+# quorum is dynamic (kraft.version 1), found through controller.quorum.bootstrap.servers.
+format_kafka() {
+  local cp="$VAR/kafka/libs/*" cluster_id controllers="" n
+  random_uuid() { java -cp "$cp" kafka.tools.StorageTool random-uuid; }
+  storage_tool() {
+    java -cp "$cp" -Dlog4j2.configurationFile="$OMS_ROOT/stack/kafka/log4j2.properties" kafka.tools.StorageTool "$@"
+  }
+  cluster_id=$(random_uuid)
+  if [ "$KAFKA_NODES" = 1 ]; then
+    say "formatting Kafka's KRaft storage"
+    storage_tool format --standalone -t "$cluster_id" -c "$VAR/kafka/server.properties" >"$VAR/log/kafka-format.log"
+    return
+  fi
+  say "formatting the KRaft storage of Kafka's $KAFKA_NODES nodes"
+  local controller_ports=($KAFKA_NODE_CONTROLLER_PORTS)
+  for ((n = 1; n <= KAFKA_NODES; n++)); do
+    controllers+="${controllers:+,}$n@127.0.0.1:${controller_ports[n - 1]}:$(random_uuid)"
+  done
+  for ((n = 1; n <= KAFKA_NODES; n++)); do
+    storage_tool format -t "$cluster_id" --initial-controllers "$controllers" -c "$(kafka_node_dir "$n")/server.properties"
+  done >"$VAR/log/kafka-format.log"
 }
 
 start_supervisor() {
