@@ -83,7 +83,8 @@ def test_fifty_concurrent_orders_for_ten_units_complete_exactly_ten():
 
     assert outcomes.count("completed") == 10
     assert outcomes.count("failed") == 40
-    assert stock(sku) == (0, 0)
+    # inventory commits the sold units when OrderCompleted reaches it, just after the order completes
+    wait_until(lambda: stock(sku) == (0, 0), timeout=30, message="the ten sold units to leave the stock")
     captured = [p for _, order_id in orders for p in payments(order_id) if p["status"] == "captured"]
     assert len(captured) == 10
 
