@@ -27,7 +27,9 @@ SESSION_TIMEOUT_S = 10  # EVENTS_CONSUMER_SESSION_TIMEOUT_MS of the stack
 DOCS = stack.ROOT / "docs" / "reliability.md"
 
 
-def schedule(rng: random.Random, short: bool) -> list[tuple[str, callable]]:
+def schedule(rng: random.Random, short: bool, scenario: str) -> list[tuple[str, callable]]:
+    if scenario == "broker":
+        return [("broker kill", lambda: faults.broker_kill(rng, 20 if short else 40))]
     kills = 3 if short else 10
     plan = [(f"kill {n + 1}", lambda: faults.kill_random_process(rng)) for n in range(kills // 2)]
     plan += [
@@ -36,6 +38,8 @@ def schedule(rng: random.Random, short: bool) -> list[tuple[str, callable]]:
         ("freeze", lambda: faults.consumer_freeze(rng, SESSION_TIMEOUT_S + 5)),
         ("kafka outage", lambda: faults.kafka_outage(10 if short else 30)),
     ]
+    if faults.kafka_nodes() > 1:
+        plan += [("broker kill", lambda: faults.broker_kill(rng, 20 if short else 40))]
     plan += [(f"kill {n + 1}", lambda: faults.kill_random_process(rng)) for n in range(kills // 2, kills)]
     plan += [("postgres restart", faults.postgres_restart)]
     return plan
@@ -48,8 +52,16 @@ def main(argv=None) -> int:
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--rate", type=float, default=RATE, help="orders per second during the faults")
+    parser.add_argument(
+        "--scenario",
+        choices=["all", "broker"],
+        default="all",
+        help="all: the whole schedule; broker: only one Kafka node killed (KAFKA_NODES=3)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="leave docs/reliability.md alone")
     args = parser.parse_args(argv)
+    if args.scenario == "broker" and faults.kafka_nodes() < 3:
+        parser.error("the broker scenario needs the three-node cluster: make clean; KAFKA_NODES=3 make up")
     seed = args.seed if args.seed is not None else random.randrange(10**6)
     rng = random.Random(seed)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -69,7 +81,7 @@ def main(argv=None) -> int:
     timeline = []
     try:
         time.sleep(10)  # steady load before the first fault
-        for name, fault in schedule(rng, args.short):
+        for name, fault in schedule(rng, args.short, args.scenario):
             time.sleep(rng.uniform(2, 6))  # a random moment
             started = time.time()
             say(f"fault: {name}")
@@ -101,10 +113,16 @@ def main(argv=None) -> int:
         "settled": converge is not None,
         "placement_answers_while_kafka_down": all(d["errors"] == 0 and d["placed"] > 0 for d in kafka_down),
     }
+    if any(d["fault"] == "broker_kill" for d in during):
+        invariants["placement_uninterrupted_by_a_broker_kill"] = all(
+            d["errors"] == 0 for d in during if d["fault"] == "broker_kill"
+        )
     result = {
         "run_id": run_id,
         "seed": seed,
         "mode": "short" if args.short else "full",
+        "scenario": args.scenario,
+        "kafka_nodes": faults.kafka_nodes(),
         "rate": args.rate,
         "machine": report.machine(),
         "faults": timeline,
@@ -124,11 +142,13 @@ def main(argv=None) -> int:
     print()
     print(markdown(result))
     if not args.short and not args.no_docs:
+        name = "chaos-last-run" if args.scenario == "all" else "chaos-broker-run"
         docs = stack.ROOT / "docs" / "benchmarks"
         docs.mkdir(exist_ok=True)
-        (docs / "chaos-last-run.png").write_bytes((out / "plot.png").read_bytes())
-        report.save_json(result, docs / "chaos-last-run.json")
-        report.block_replace(DOCS, markdown(result) + "\n\n![the chaos run](benchmarks/chaos-last-run.png)")
+        (docs / f"{name}.png").write_bytes((out / "plot.png").read_bytes())
+        report.save_json(result, docs / f"{name}.json")
+        block = "last-run" if args.scenario == "all" else "broker-run"
+        report.block_replace(DOCS, f"{markdown(result)}\n\n![the chaos run](benchmarks/{name}.png)", block)
         say("docs/reliability.md updated")
     return 0 if result["passed"] else 1
 
@@ -139,6 +159,7 @@ def _placement_during(requests: list[measures.Request], fault: dict) -> dict:
         r for r in requests if r.name == "place" and fault["started"] <= r.started <= fault["ended"] + 5
     ]
     errors = [r for r in window if r.error]
+    completion = measures.completion_seconds([r.order_id for r in window if r.status == 202])
     return {
         "fault": fault["fault"],
         "name": fault["name"],
@@ -146,23 +167,26 @@ def _placement_during(requests: list[measures.Request], fault: dict) -> dict:
         "errors": len(errors),
         "error_statuses": dict(Counter(str(r.status) for r in errors)),
         "placement_ms": measures.latency_summary([r.latency_ms for r in window]),
+        "completion_s_max": round(max(completion.values()), 2) if completion else None,
     }
 
 
 def markdown(result: dict) -> str:
     m, check = result["machine"], result["consistency"]
     lines = [
-        f"Run `{result['run_id']}` ({result['mode']}, seed {result['seed']}), {result['rate']:g} orders/s "
-        f"offered, {m['cpu']}, {m['cores']} cores, {m['os']}; everything on the one machine.",
+        f"Run `{result['run_id']}` ({result['mode']}, scenario {result['scenario']}, seed {result['seed']}, "
+        f"{result['kafka_nodes']} Kafka node(s)), {result['rate']:g} orders/s offered, {m['cpu']}, "
+        f"{m['cores']} cores, {m['os']}; everything on the one machine.",
         "",
-        "| fault | what | placed during | errors | placement p99 (ms) |",
-        "|---|---|---|---|---|",
+        "| fault | what | placed during | errors | placement p99 (ms) | slowest saga of those (s) |",
+        "|---|---|---|---|---|---|",
     ]
     for fault, during in zip(result["faults"], result["placement_during_faults"], strict=True):
         statuses = ", ".join(f"{n}x {s}" for s, n in during["error_statuses"].items())
         lines.append(
             f"| {fault['name']} | {fault['what']} | {during['placed']} | {during['errors']}"
-            f"{f' ({statuses})' if statuses else ''} | {during['placement_ms']['p99']} |"
+            f"{f' ({statuses})' if statuses else ''} | {during['placement_ms']['p99']} "
+            f"| {during['completion_s_max']} |"
         )
     load_figures, reconciliation = result["load"], check["reconciliation"]
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(check["by_status"].items()))

@@ -60,12 +60,29 @@ def kill_random_process(rng: random.Random) -> dict:
     return {"fault": "kill", "what": what, "back_after_s": round(back, 1)}
 
 
+def kafka_nodes() -> int:
+    return int(os.environ.get("KAFKA_NODES", "1"))
+
+
 def kafka_outage(seconds: float) -> dict:
-    """Stop the broker, keep it down for `seconds`, start it again."""
-    ctl("stop", "infra:kafka")
-    time.sleep(seconds)  # the outage itself: how long the broker stays down
-    ctl("start", "infra:kafka")
+    """Stop Kafka (every node of a cluster), keep it down for `seconds`, start it again."""
+    nodes = (
+        ["infra:kafka"] if kafka_nodes() == 1 else [f"infra:kafka-{n}" for n in range(1, kafka_nodes() + 1)]
+    )
+    ctl("stop", *nodes)
+    time.sleep(seconds)  # the outage itself: how long Kafka stays down
+    ctl("start", *nodes)
     return {"fault": "kafka_outage", "what": f"Kafka stopped for {seconds:g} s, then started"}
+
+
+def broker_kill(rng: random.Random, seconds: float) -> dict:
+    """In a three-node cluster: SIGKILL one node, keep it down for `seconds`, start it again."""
+    node = rng.randint(1, kafka_nodes())
+    cluster = str(stack.ROOT / "stack" / "kafka-cluster")
+    subprocess.run([cluster, "kill", str(node)], check=True, capture_output=True, timeout=60)
+    time.sleep(seconds)  # the cluster runs on two nodes this long
+    subprocess.run([cluster, "start", str(node)], check=True, capture_output=True, timeout=120)
+    return {"fault": "broker_kill", "what": f"SIGKILL Kafka node {node}, down {seconds:g} s, then started"}
 
 
 def postgres_restart() -> dict:

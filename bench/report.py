@@ -17,7 +17,6 @@ import psutil  # noqa: E402
 from bench import measures, stack  # noqa: E402
 
 DOCS = stack.ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- bench:last-run:begin -->", "<!-- bench:last-run:end -->"
 
 
 def machine() -> dict:
@@ -171,8 +170,11 @@ def docs_update(result: dict, plot_path: Path) -> None:
     )
 
 
-def block_replace(page: Path, content: str) -> None:
-    """Replace what stands between the last-run markers of `page` with `content`."""
-    head, _, rest = page.read_text().partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    page.write_text(f"{head}{BEGIN}\n{content}\n{END}{tail}")
+def block_replace(page: Path, content: str, block: str = "last-run") -> None:
+    """Replace what stands between the `block` markers of `page` with `content`."""
+    begin, end = f"<!-- bench:{block}:begin -->", f"<!-- bench:{block}:end -->"
+    head, found, rest = page.read_text().partition(begin)
+    if not found:
+        raise ValueError(f"{page} has no {begin} marker")
+    _, _, tail = rest.partition(end)
+    page.write_text(f"{head}{begin}\n{content}\n{end}{tail}")
