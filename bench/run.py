@@ -17,7 +17,10 @@ from datetime import UTC, datetime
 from bench import consistency, fixtures, load, measures, reference, report, stack
 
 STAGE_1_RATE = 167
-STAGE_2_RATES = (200, 240, 290, 350, 420, 500, 600)
+# Up from stage 1 when it kept up, until a stretch does not; down from it when it did not, until
+# one does: either way the last rate that kept up is the maximum sustainable one.
+STAGE_2_UP = (200, 240, 290, 350, 420, 500, 600)
+STAGE_2_DOWN = (140, 120, 100, 80, 60, 40, 30, 20)
 # A stretch keeps up when all of these hold.
 P99_LIMIT_MS = 300
 MIN_ACHIEVED = 0.97
@@ -56,11 +59,8 @@ def main(argv=None) -> int:
 
     sampler = stack.Sampler()
     sampler.start()
-    plan = [("stage 1", STAGE_1_RATE, args.stage1_seconds or (20 if short else 60))]
-    if not short:
-        plan += [("stage 2", rate, args.step_seconds) for rate in (args.rates or STAGE_2_RATES)]
     stretches, all_requests, order_ids = [], [], []
-    for number, (label, rate, seconds) in enumerate(plan):
+    for number, (label, rate, seconds) in enumerate(_plan(args, stretches)):
         say(f"{label}: {rate:g} orders/s for {seconds:g} s")
         samples_path = out / f"requests-{number}.csv"
         load.load_run(rate=rate, duration=seconds, fixtures=fixtures_path, samples=samples_path)
@@ -76,8 +76,6 @@ def main(argv=None) -> int:
         summary["sustained"] = _kept_up(summary) and settled is not None
         stretches.append(summary)
         say("  " + _line(summary))
-        if label == "stage 2" and not summary["sustained"]:
-            break
 
     say("settling, then checking consistency")
     converge = consistency.settle(list(fx.stock), sampler, timeout=300)
@@ -109,6 +107,19 @@ def main(argv=None) -> int:
         report.docs_update(result, docs / "last-run.png")
         say("docs/benchmarks.md and docs/benchmarks/last-run.{json,png} updated")
     return 0 if check["consistent"] else 1
+
+
+def _plan(args, stretches: list[dict]):
+    """The stretches to run, (label, rate, seconds), each chosen once the one before is judged."""
+    yield "stage 1", STAGE_1_RATE, args.stage1_seconds or (20 if args.short else 60)
+    if args.short:
+        return
+    going_up = stretches[0]["sustained"]
+    rates = args.rates or (STAGE_2_UP if going_up else STAGE_2_DOWN)
+    for rate in rates:
+        yield "stage 2", rate, args.step_seconds
+        if stretches[-1]["sustained"] != going_up:
+            return  # up: this one failed; down: this one kept up
 
 
 def _kept_up(summary: dict) -> bool:
