@@ -2,6 +2,7 @@
 #   make up      install what is missing, start everything, return once every service is ready
 #   make test    make up, then run the whole test suite against the real stack
 #   make status  what runs, and whether each service is ready
+#   make fuzz    make up, then Schemathesis against each service's OpenAPI schema (docs/hostile-input.md)
 #   make down    stop everything make up started (data is kept)
 #   make clean   make down, then delete the stack's data (databases, topics, logs)
 
@@ -10,7 +11,7 @@ PYTHON ?= python3
 VENV := .venv
 KAFKA_LIBS := var/kafka/libs
 
-.PHONY: up down status test lint clean system-packages
+.PHONY: up down status test fuzz lint clean system-packages
 
 up: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.fetched
 	@stack/scripts/up.sh
@@ -23,6 +24,9 @@ status:
 
 test: up
 	@stack/scripts/test.sh
+
+fuzz: up
+	@stack/scripts/fuzz.sh
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
