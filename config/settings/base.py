@@ -57,6 +57,7 @@ SHARED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestBodyLimitMiddleware",
+    "config.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
