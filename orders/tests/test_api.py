@@ -138,6 +138,17 @@ def test_another_customers_order_is_404(api, catalog, django_user_model):
     assert stranger.get("/api/v1/orders").json()["count"] == 0
 
 
+@pytest.mark.parametrize("path", ["/api/v1/orders/null,null", "/api/v1/orders/42/cancel"])
+def test_an_order_id_that_is_not_a_uuid_is_a_json_404(api, path):
+    # found by Schemathesis (docs/hostile-input.md): no route matches, and Django answered with an
+    # HTML page where the schema documents JSON
+    response = api.get(path) if path.endswith(",null") else api.post(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert path in response.json()["detail"]
+
+
 def test_the_customers_orders_are_listed_by_status_and_paginated(api, catalog):
     for _ in range(3):
         api.post("/api/v1/orders", ORDER, format="json")
