@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from config.middleware import NUL_REFUSED
+from inventory.api.v1.views import SKU
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +69,11 @@ def test_a_sku_holding_a_nul_character_is_a_400_not_a_server_error(staff):
 
     assert response.status_code == 400
     assert response.json() == {"detail": NUL_REFUSED}
+
+
+def test_the_schema_documents_what_a_sku_may_hold(staff):
+    paths = staff.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+
+    for operation in paths["/api/v1/products/{sku}"].values():
+        (sku,) = [p for p in operation["parameters"] if p["name"] == "sku"]
+        assert sku["schema"]["pattern"] == SKU.pattern

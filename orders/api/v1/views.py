@@ -105,7 +105,7 @@ class OrderListView(APIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
                 OpenApiParameter.HEADER,
                 description="the same key and body return the same order; another body: 422; in flight: 409",
             )
