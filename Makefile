@@ -4,6 +4,7 @@
 #   make bench   make up, then the load benchmark (SHORT=1: a quick check); see docs/benchmarks.md
 #   make chaos   make up, then faults injected under load and the invariants checked; docs/reliability.md
 #   make status  what runs, and whether each service is ready
+#   make fuzz    make up, then Schemathesis against each service's OpenAPI schema (docs/hostile-input.md)
 #   make down    stop everything make up started (data is kept)
 #   make clean   make down, then delete the stack's data (databases, topics, logs)
 
@@ -12,7 +13,7 @@ PYTHON ?= python3
 VENV := .venv
 KAFKA_LIBS := var/kafka/libs
 
-.PHONY: up down status test bench chaos lint clean system-packages
+.PHONY: up down status test bench chaos fuzz lint clean system-packages
 
 up: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.fetched
 	@stack/scripts/up.sh
@@ -31,6 +32,9 @@ bench: up
 
 chaos: up
 	@stack/scripts/chaos.sh $(if $(SHORT),--short)
+
+fuzz: up
+	@stack/scripts/fuzz.sh
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,7 +49,14 @@ class InternalView(APIView):
 class StateView(InternalView):
     """Subclasses implement state(query) -> dict of lists, read in one consistent snapshot."""
 
-    @extend_schema(operation_id="internal_state", request=StateQuerySerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="internal_state",
+        request=StateQuerySerializer,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="field by field: what to change"),
+        },
+    )
     def post(self, request):
         query = StateQuerySerializer(data=request.data)
         query.is_valid(raise_exception=True)

@@ -7,6 +7,9 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
+# The longest request line (method, URL and version) served: a longer one gets gunicorn's own 414
+# page, before Django sees it; every service's schema documents it (config/openapi.py).
+limit_request_line = 4094
 graceful_timeout = 20
 keepalive = 5
 # Errors go to the process manager's log; requests are counted by the service's metrics instead.

@@ -9,3 +9,8 @@ urlpatterns = [
     path("api/v1/", include("orders.api.v1.urls")),
     path("internal/v1/", include("orders.api.internal.urls")),
 ]
+
+# JSON error pages under /api/ and /internal/ (config/errors.py).
+handler400 = "config.errors.bad_request"
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

@@ -1,6 +1,9 @@
 import pytest
 from rest_framework.test import APIClient
 
+from config.middleware import NUL_REFUSED
+from inventory.api.v1.views import SKU
+
 pytestmark = pytest.mark.django_db
 
 
@@ -58,3 +61,19 @@ def test_only_staff_may_use_the_inventory_api(django_user_model):
     assert client.get("/api/v1/products").status_code == 401
     client.force_authenticate(django_user_model.objects.create_user("customer", password="x"))
     assert client.get("/api/v1/products").status_code == 403
+
+
+def test_a_sku_holding_a_nul_character_is_a_400_not_a_server_error(staff):
+    # found by Schemathesis (docs/hostile-input.md): PostgreSQL cannot compare text holding NUL
+    response = staff.get("/api/v1/products/MUG%00")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": NUL_REFUSED}
+
+
+def test_the_schema_documents_what_a_sku_may_hold(staff):
+    paths = staff.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+
+    for operation in paths["/api/v1/products/{sku}"].values():
+        (sku,) = [p for p in operation["parameters"] if p["name"] == "sku"]
+        assert sku["schema"]["pattern"] == SKU.pattern

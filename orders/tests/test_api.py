@@ -29,6 +29,21 @@ def test_register_then_get_a_token():
     assert token.json()["token"] == registered.json()["token"]
 
 
+def test_a_client_holding_a_stale_token_can_still_log_in():
+    # Schemathesis (docs/hostile-input.md) saw the schema ask for credentials to log in: the view
+    # read the Authorization header, so a revoked or mistyped token there made logging in a 401
+    client = APIClient()
+    client.post("/api/v1/auth/register", {"username": "bob", "password": "correct horse"}, format="json")
+    client.credentials(HTTP_AUTHORIZATION="Token revoked-long-ago")
+
+    response = client.post(
+        "/api/v1/auth/token", {"username": "bob", "password": "correct horse"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert "token" in response.json()
+
+
 def test_a_taken_username_is_refused():
     client = APIClient()
     client.post("/api/v1/auth/register", {"username": "bob", "password": "correct horse"}, format="json")
@@ -93,6 +108,14 @@ def test_malformed_json_is_a_400_that_changes_nothing(api, catalog):
     assert nothing_written()
 
 
+def test_a_form_encoded_order_is_refused_with_415_and_changes_nothing(api, catalog):
+    # the APIs take JSON only (REST_FRAMEWORK's parsers), as their schema says
+    response = api.post("/api/v1/orders", {"payment_token": "tok_visa"}, format="multipart")
+
+    assert response.status_code == 415
+    assert nothing_written()
+
+
 def test_an_oversized_body_is_refused_with_413(api, catalog):
     response = api.post("/api/v1/orders", data=b"x" * (2 * 1024 * 1024), content_type="application/json")
 
@@ -136,6 +159,17 @@ def test_another_customers_order_is_404(api, catalog, django_user_model):
     assert stranger.get(f"/api/v1/orders/{order_id}").status_code == 404
     assert stranger.post(f"/api/v1/orders/{order_id}/cancel").status_code == 404
     assert stranger.get("/api/v1/orders").json()["count"] == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders/null,null", "/api/v1/orders/42/cancel"])
+def test_an_order_id_that_is_not_a_uuid_is_a_json_404(api, path):
+    # found by Schemathesis (docs/hostile-input.md): no route matches, and Django answered with an
+    # HTML page where the schema documents JSON
+    response = api.get(path) if path.endswith(",null") else api.post(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert path in response.json()["detail"]
 
 
 def test_the_customers_orders_are_listed_by_status_and_paginated(api, catalog):

@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from config.middleware import NUL_REFUSED
 from payments.models import Payment
 
 pytestmark = pytest.mark.django_db
@@ -22,3 +23,14 @@ def test_customers_cannot_see_payments(django_user_model):
     client.force_authenticate(django_user_model.objects.create_user("c", password="x"))
 
     assert client.get("/api/v1/payments").status_code == 403
+
+
+def test_an_order_id_holding_a_nul_character_is_a_400_not_a_server_error(admin_user):
+    # found by Schemathesis (docs/hostile-input.md): PostgreSQL cannot compare text holding NUL
+    client = APIClient()
+    client.force_authenticate(admin_user)
+
+    response = client.get("/api/v1/payments?order_id=a%00b")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": NUL_REFUSED}

@@ -5,6 +5,7 @@ from django.utils import timezone
 from rest_framework.fields import DateTimeField
 from rest_framework.test import APIClient
 
+from config.middleware import NUL_REFUSED
 from reconciliation.api.v1.views import MAX_LISTED
 from reconciliation.models import Divergence, Fix, Kind, Severity, Sweep
 from reconciliation.tests.conftest import ORDER
@@ -82,6 +83,15 @@ def test_an_unknown_status_is_refused_with_the_ones_there_are(staff, three):
 
     assert response.status_code == 400
     assert response.json() == {"status": [f"one of {', '.join(Status.values)}"]}
+
+
+@pytest.mark.parametrize("query", ["kind=a%00b", "order_id=%00"])
+def test_a_filter_holding_a_nul_character_is_a_400_not_a_server_error(staff, three, query):
+    # found by Schemathesis (docs/hostile-input.md): PostgreSQL cannot compare text holding NUL
+    response = staff.get(f"{DIVERGENCES}?{query}")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": NUL_REFUSED}
 
 
 def test_listing_costs_one_query_however_many_divergences(staff, three, django_assert_num_queries):

@@ -3,7 +3,7 @@
 import re
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAdminUser
@@ -14,6 +14,13 @@ from inventory import selectors, services
 from inventory.api.v1.serializers import ProductInSerializer, ProductOutSerializer
 
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SKU_PARAMETER = OpenApiParameter(
+    "sku",
+    str,
+    OpenApiParameter.PATH,
+    pattern=SKU.pattern,
+    description="letters, digits, '.', '_' or '-', at most 64, starting with a letter or digit",
+)
 
 
 def error(description: str) -> OpenApiResponse:
@@ -32,7 +39,9 @@ class ProductDetailView(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(
-        operation_id="get_product", responses={200: ProductOutSerializer, 404: error("no such product")}
+        operation_id="get_product",
+        parameters=[SKU_PARAMETER],
+        responses={200: ProductOutSerializer, 404: error("no such product")},
     )
     def get(self, request, sku):
         product = selectors.product_get(sku=sku)
@@ -42,6 +51,7 @@ class ProductDetailView(APIView):
 
     @extend_schema(
         operation_id="put_product",
+        parameters=[SKU_PARAMETER],
         request=ProductInSerializer,
         responses={
             200: ProductOutSerializer,

@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from orders import selectors, state
@@ -53,7 +54,11 @@ class RegisterView(APIView):
     )
 )
 class TokenView(ObtainAuthToken):
-    """POST username and password, get the account's token."""
+    """POST username and password, get the account's token. Open to anyone, like register: it
+    reads no credentials but those in its body, and takes JSON like every other view."""
+
+    authentication_classes = []
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
 
 class ProductListView(APIView):
@@ -100,7 +105,7 @@ class OrderListView(APIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
                 OpenApiParameter.HEADER,
                 description="the same key and body return the same order; another body: 422; in flight: 409",
             )

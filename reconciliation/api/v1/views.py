@@ -32,6 +32,10 @@ class DivergenceListView(generics.ListAPIView):
             OpenApiParameter("kind", str, description="only this kind"),
             OpenApiParameter("order_id", str, description="only this order's"),
         ],
+        responses={
+            200: DivergenceSerializer(many=True),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="unknown status"),
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
