@@ -70,7 +70,12 @@ def completion_seconds(order_ids: list[str]) -> dict[str, float]:
 
 
 def stretch_summary(
-    *, rate: float, duration: float, requests: list[Request], samples: list[tuple[float, dict]]
+    *,
+    rate: float,
+    duration: float,
+    requests: list[Request],
+    samples: list[tuple[float, dict]],
+    settled_after: float | None = None,
 ) -> dict:
     """Everything one stretch of load is judged by."""
     places = [r for r in requests if r.name == "place"]
@@ -101,7 +106,32 @@ def stretch_summary(
         "max_outbox_backlog": max(backlog, default=0),
         "max_consumer_lag": max(lag, default=0),
         "falling_behind": _growing(under_load),
+        # Where the CPU went while the load ran (cores, by kind of process), and all the CPU the
+        # stretch's orders cost, from the first order until the last saga ended and the queues emptied.
+        "cpu_cores": cpu_by_process(samples, start, start + duration),
+        "cpu_ms_per_order": None
+        if settled_after is None
+        else round(
+            1000
+            * sum(cpu_by_process(samples, start, start + duration + settled_after).values())
+            * (duration + settled_after)
+            / max(len(accepted), 1),
+            1,
+        ),
     }
+
+
+def cpu_by_process(samples: list[tuple[float, dict]], start: float, end: float) -> dict[str, float]:
+    """Average cores used by each kind of process between `start` and `end` (epoch seconds)."""
+    totals: dict[str, float] = {}
+    for at, values in samples:
+        if start <= at <= end:
+            for key, value in values.items():
+                if key.startswith("cpu."):
+                    kind = key.removeprefix("cpu.")
+                    totals[kind] = totals.get(kind, 0.0) + value
+    span = max(end - start, 1e-9)
+    return {kind: round(seconds / span, 2) for kind, seconds in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
 def _growing(series: list[int]) -> bool:

@@ -44,6 +44,12 @@ def main(argv=None) -> int:
     began = datetime.now(UTC)
     say(f"benchmark {run_id} ({'short' if short else 'full'} mode): results in {out}")
 
+    sampler = stack.Sampler()
+    sampler.start()
+    say("waiting for the stack to be idle (no event waiting anywhere), so nothing else competes")
+    if consistency.settle([], sampler, timeout=900) is None:
+        say("  the stack is still busy after 15 minutes; the figures below are not from a quiet stack")
+
     say("reference: PostgreSQL alone (pgbench) and Kafka alone (ProducerPerformance)")
     refs = {
         "postgres": reference.postgres_orders_per_second(5 if short else 20),
@@ -57,8 +63,6 @@ def main(argv=None) -> int:
     fixtures_path = out / "fixtures.json"
     fx.save(fixtures_path)
 
-    sampler = stack.Sampler()
-    sampler.start()
     stretches, all_requests, order_ids = [], [], []
     for number, (label, rate, seconds) in enumerate(_plan(args, stretches)):
         say(f"{label}: {rate:g} orders/s for {seconds:g} s")
@@ -69,7 +73,7 @@ def main(argv=None) -> int:
         order_ids += [r.order_id for r in requests if r.name == "place" and r.status == 202]
         settled = consistency.settle(list(fx.stock), sampler, timeout=180)
         summary = measures.stretch_summary(
-            rate=rate, duration=seconds, requests=requests, samples=sampler.samples
+            rate=rate, duration=seconds, requests=requests, samples=sampler.samples, settled_after=settled
         )
         summary["label"] = label
         summary["settled_after_s"] = None if settled is None else round(settled, 1)
@@ -91,9 +95,6 @@ def main(argv=None) -> int:
         "stretches": stretches,
         "max_sustained_per_second": max(kept, default=0),
         "consistency": check,
-        "cpu_cores_by_process": report.cpu_by_process(
-            sampler.samples, sampler.samples[0][0], sampler.samples[-1][0]
-        ),
     }
     report.save_json(result, out / "result.json")
     report.plot(all_requests, sampler.samples, out / "plot.png", f"make bench {run_id}")
