@@ -65,11 +65,14 @@ class Message:
         return cls(message.topic(), message.partition(), message.offset(), message.key(), message.value())
 
 
-def process(consumer: Consumer, message: Message, *, blocked: bool | None = None) -> Outcome:
+def process(
+    consumer: Consumer, message: Message, *, blocked: bool | None = None, in_batch: bool = False
+) -> Outcome:
     """Apply `message` to `consumer`; see the module's docstring.
 
     `blocked` says whether the message's aggregate has an open dead letter (the caller may have
     looked that up for a whole batch); None looks it up here. Retrying a dead letter passes False.
+    `in_batch`: inside process_batch()'s transaction, where a failing handler aborts the batch.
     """
     with logcontext.bind(consumer=consumer.name, topic=message.topic, offset=message.offset):
         if blocked is None:
@@ -82,7 +85,7 @@ def process(consumer: Consumer, message: Message, *, blocked: bool | None = None
             dead_letter(consumer, message, DeadLetter.Status.DEAD, f"unreadable message: {exc}", 1)
             return Outcome.DEAD
         with logcontext.bind(event_id=envelope.event_id, correlation_id=envelope.correlation_id):
-            return _apply(consumer, message, envelope)
+            return (_apply_in_batch if in_batch else _apply)(consumer, message, envelope)
 
 
 class BatchAborted(Exception):
@@ -97,43 +100,13 @@ def process_batch(consumer: Consumer, messages: list[Message], *, blocked: set[s
     try:
         with transaction.atomic():
             for message in messages:
-                with logcontext.bind(consumer=consumer.name, topic=message.topic, offset=message.offset):
-                    outcome = _process_in_batch(consumer, message, blocked=message.aggregate_id in blocked)
+                outcome = process(consumer, message, blocked=message.aggregate_id in blocked, in_batch=True)
                 if outcome in (Outcome.DEAD, Outcome.PARKED):
                     blocked.add(message.aggregate_id)
                 outcomes.append(outcome)
     except (OperationalError, InterfaceError) as exc:
         raise InfrastructureError(str(exc)) from exc
     return outcomes
-
-
-def _process_in_batch(consumer: Consumer, message: Message, *, blocked: bool) -> Outcome:
-    if blocked and _park(consumer, message):
-        return Outcome.PARKED
-    try:
-        envelope = Envelope.from_json(message.value)
-    except EnvelopeError as exc:
-        dead_letter(consumer, message, DeadLetter.Status.DEAD, f"unreadable message: {exc}", 1)
-        return Outcome.DEAD
-    handler = consumer.handlers.get(envelope.event_type)
-    if handler is None:
-        return Outcome.SKIPPED
-    try:
-        payload = schemas.payload_of(envelope)
-    except schemas.SchemaError as exc:
-        dead_letter(consumer, message, DeadLetter.Status.DEAD, str(exc), 1, envelope)
-        return Outcome.DEAD
-    with logcontext.bind(event_id=envelope.event_id, correlation_id=envelope.correlation_id):
-        try:
-            # No savepoint: a handler that raises aborts the whole batch, which is then retried
-            # message by message, with process()'s retries and dead-lettering.
-            return _apply_once(consumer, message, envelope, payload, handler, savepoint=False)
-        except InfrastructureError:
-            raise
-        except Exception as exc:
-            raise BatchAborted(
-                f"{envelope.event_type} {envelope.event_id}: {type(exc).__name__}: {exc}"
-            ) from exc
 
 
 def blocked_aggregates(consumer: Consumer, aggregate_ids: list[str]) -> set[str]:
@@ -184,15 +157,38 @@ def _letter_of(consumer: Consumer, message: Message):
     )
 
 
-def _apply(consumer: Consumer, message: Message, envelope: Envelope) -> Outcome:
+def _handler_and_payload(consumer: Consumer, message: Message, envelope: Envelope):
+    """The handler and the validated payload, or the outcome when there is nothing to apply."""
     handler = consumer.handlers.get(envelope.event_type)
     if handler is None:
         return Outcome.SKIPPED
     try:
-        payload = schemas.payload_of(envelope)
+        return handler, schemas.payload_of(envelope)
     except schemas.SchemaError as exc:
         dead_letter(consumer, message, DeadLetter.Status.DEAD, str(exc), 1, envelope)
         return Outcome.DEAD
+
+
+def _apply_in_batch(consumer: Consumer, message: Message, envelope: Envelope) -> Outcome:
+    prepared = _handler_and_payload(consumer, message, envelope)
+    if isinstance(prepared, Outcome):
+        return prepared
+    handler, payload = prepared
+    try:
+        # No savepoint: a handler that raises aborts the whole batch, which is then applied
+        # message by message, with _apply()'s retries and dead-lettering.
+        return _apply_once(consumer, message, envelope, payload, handler, savepoint=False)
+    except InfrastructureError:
+        raise
+    except Exception as exc:
+        raise BatchAborted(f"{envelope.event_type} {envelope.event_id}: {type(exc).__name__}: {exc}") from exc
+
+
+def _apply(consumer: Consumer, message: Message, envelope: Envelope) -> Outcome:
+    prepared = _handler_and_payload(consumer, message, envelope)
+    if isinstance(prepared, Outcome):
+        return prepared
+    handler, payload = prepared
 
     attempts = 0
     retrying = tenacity.Retrying(
