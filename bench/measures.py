@@ -85,9 +85,9 @@ def stretch_summary(
     start = min((r.started for r in places), default=0)
     # The queues while the load ran, and in the quarter minute after it, as they drained.
     window = [(at, v) for at, v in samples if start <= at <= start + duration + 15 and "error" not in v]
-    backlog = [_sum(v, "outbox.") for _, v in window]
-    lag = [_sum(v, "lag.") for _, v in window]
-    under_load = [_sum(v, "outbox.") + _sum(v, "lag.") for at, v in window if at <= start + duration]
+    backlog = [total(v, "outbox.") for _, v in window]
+    lag = [total(v, "lag.") for _, v in window]
+    under_load = [total(v, "outbox.") + total(v, "lag.") for at, v in window if at <= start + duration]
     return {
         "offered_per_second": rate,
         "seconds": duration,
@@ -143,7 +143,7 @@ def _growing(series: list[int]) -> bool:
     return last > 2 * first + 50
 
 
-def _sum(values: dict, prefix: str) -> int:
+def total(values: dict, prefix: str) -> int:
     return sum(v for k, v in values.items() if k.startswith(prefix))
 
 

@@ -96,8 +96,8 @@ def plot(
     latency_axis.legend(loc="upper left")
     times = [at - origin for at, values in samples if "error" not in values and at >= origin]
     kept = [values for at, values in samples if "error" not in values and at >= origin]
-    queue_axis.plot(times, [measures._sum(v, "outbox.") for v in kept], label="outbox backlog (events)")
-    queue_axis.plot(times, [measures._sum(v, "lag.") for v in kept], label="consumer lag (events)")
+    queue_axis.plot(times, [measures.total(v, "outbox.") for v in kept], label="outbox backlog (events)")
+    queue_axis.plot(times, [measures.total(v, "lag.") for v in kept], label="consumer lag (events)")
     for fault in faults:
         for axis in (rate_axis, latency_axis, queue_axis):
             axis.axvspan(fault["started"] - origin, fault["ended"] - origin, color="tab:orange", alpha=0.15)
