@@ -7,9 +7,9 @@ Run by bench/load.py, which sets the rate and the files through the environment:
     BENCH_FIXTURES   the customers' tokens and the products (written by bench/fixtures.py)
     BENCH_SAMPLES    where each request's time, latency and outcome is written (CSV)
 
-The load is open-loop as far as Locust allows: a constant-throughput user places one order every
-PACE seconds, and there are RATE x PACE of them, so a slow answer delays only that user's next
-order (and only when it takes longer than PACE). The report compares the achieved rate with the
+The load is open-loop as far as Locust allows: each user places one order every PACE seconds on a
+schedule of its own (a random phase, so arrivals are even), and there are RATE x PACE of them, so a
+slow answer delays only that user's next order (and only when it takes longer than PACE). The report compares the achieved rate with the
 offered one, so a load the system slowed down shows.
 """
 
@@ -20,7 +20,8 @@ import os
 import random
 import time
 
-from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
+import gevent
+from locust import FastHttpUser, LoadTestShape, events, task
 
 PACE = 2.0
 RATE = float(os.environ.get("BENCH_RATE", "10"))
@@ -65,7 +66,6 @@ def flush(environment, **kwargs):
 
 
 class Customer(FastHttpUser):
-    wait_time = constant_throughput(1 / PACE)
     # Placement must answer well within this; a request that takes longer counts as an error.
     network_timeout = 10.0
     connection_timeout = 10.0
@@ -73,6 +73,16 @@ class Customer(FastHttpUser):
     def on_start(self):
         customer = random.choice(FIXTURES["customers"])
         self.headers = {"Authorization": f"Token {customer}", "Content-Type": "application/json"}
+        # Each customer keeps its own schedule: a first order at a random moment within the first PACE
+        # seconds, then one every PACE seconds, so orders arrive evenly through every second rather
+        # than all together every PACE seconds.
+        self.next_order_at = time.time() + random.uniform(0, PACE)
+        gevent.sleep(self.next_order_at - time.time())
+
+    def wait_time(self):
+        """Until this customer's next order is due (at once when a slow answer made it late)."""
+        self.next_order_at += PACE
+        return max(0.0, self.next_order_at - time.time())
 
     @task
     def place_order(self):
@@ -108,7 +118,8 @@ class Customer(FastHttpUser):
 
 
 class ConstantRate(LoadTestShape):
-    """RATE x PACE customers for DURATION seconds, all started within the first second."""
+    """RATE x PACE customers for DURATION seconds, all started at once (each then waits for its own
+    moment within the first PACE seconds to place its first order)."""
 
     def tick(self):
         if self.get_run_time() >= DURATION:

@@ -100,7 +100,7 @@ class Sampler(threading.Thread):
             started = time.monotonic()
             try:
                 self.samples.append((time.time(), self.sample()))
-            except (psycopg2.Error, KafkaException) as error:
+            except (psycopg2.Error, KafkaException, TimeoutError) as error:
                 # A database or broker down (make chaos does that): a gap in the samples, not an end.
                 self.samples.append((time.time(), {"error": str(error)[:200]}))
                 self._reconnect()
