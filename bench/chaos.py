@@ -15,6 +15,7 @@ placement answered during each fault (it must keep answering while Kafka is down
 
 import argparse
 import random
+import signal
 import sys
 import time
 from collections import Counter
@@ -60,6 +61,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--no-docs", action="store_true", help="leave docs/reliability.md alone")
     args = parser.parse_args(argv)
+    # Stopped from outside (kill, a CI timeout): unwind like Ctrl-C, so a fault in progress is undone
+    # (Kafka started again, a frozen consumer resumed) and the load stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.scenario == "broker" and faults.kafka_nodes() < 3:
         parser.error("the broker scenario needs the three-node cluster: make clean; KAFKA_NODES=3 make up")
     seed = args.seed if args.seed is not None else random.randrange(10**6)

@@ -70,8 +70,10 @@ def kafka_outage(seconds: float) -> dict:
         ["infra:kafka"] if kafka_nodes() == 1 else [f"infra:kafka-{n}" for n in range(1, kafka_nodes() + 1)]
     )
     ctl("stop", *nodes)
-    time.sleep(seconds)  # the outage itself: how long Kafka stays down
-    ctl("start", *nodes)
+    try:
+        time.sleep(seconds)  # the outage itself: how long Kafka stays down
+    finally:  # an interrupted run leaves Kafka running
+        ctl("start", *nodes)
     return {"fault": "kafka_outage", "what": f"Kafka stopped for {seconds:g} s, then started"}
 
 
@@ -80,8 +82,10 @@ def broker_kill(rng: random.Random, seconds: float) -> dict:
     node = rng.randint(1, kafka_nodes())
     cluster = str(stack.ROOT / "stack" / "kafka-cluster")
     subprocess.run([cluster, "kill", str(node)], check=True, capture_output=True, timeout=60)
-    time.sleep(seconds)  # the cluster runs on two nodes this long
-    subprocess.run([cluster, "start", str(node)], check=True, capture_output=True, timeout=120)
+    try:
+        time.sleep(seconds)  # the cluster runs on two nodes this long
+    finally:
+        subprocess.run([cluster, "start", str(node)], check=True, capture_output=True, timeout=120)
     return {"fault": "broker_kill", "what": f"SIGKILL Kafka node {node}, down {seconds:g} s, then started"}
 
 
@@ -101,8 +105,10 @@ def consumer_freeze(rng: random.Random, seconds: float) -> dict:
     program = f"app:consume-{service}"
     pid = program_pid(program)
     os.kill(pid, signal.SIGSTOP)
-    time.sleep(seconds)  # frozen this long: past the group's session timeout
-    os.kill(pid, signal.SIGCONT)
+    try:
+        time.sleep(seconds)  # frozen this long: past the group's session timeout
+    finally:
+        os.kill(pid, signal.SIGCONT)
     return {"fault": "freeze", "what": f"SIGSTOP {program} for {seconds:g} s, then SIGCONT"}
 
 

@@ -2,6 +2,7 @@
 a Markdown table, and the machine they came from."""
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -37,7 +38,7 @@ def machine() -> dict:
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "os": _os_name(),
         "python": platform.python_version(),
-        "postgresql": postgres.stdout.split()[-1] if postgres.returncode == 0 else "?",
+        "postgresql": postgres.stdout.split()[2] if postgres.returncode == 0 else "?",
         "kafka": _kafka_version(),
         "web_workers": {s: int(os.environ.get(f"{s.upper()}_WEB_WORKERS", "0")) for s in stack.SERVICES},
     }
@@ -77,16 +78,22 @@ def plot(
             second = int(r.started - origin)
             per_second[second].append(r.latency_ms)
             accepted[second] += r.status == 202
-    seconds = sorted(per_second)
+    # A second with no request between stretches (the stack settling) breaks the lines there.
+    seconds = sorted(set(per_second) | {s + 1 for s in per_second})
     figure, (rate_axis, latency_axis, queue_axis) = plt.subplots(3, 1, figsize=(11, 9), sharex=True)
     figure.suptitle(title)
-    rate_axis.plot(seconds, [accepted[s] for s in seconds], label="orders accepted / s", color="tab:blue")
+    rate_axis.plot(
+        seconds,
+        [accepted[s] if s in per_second else math.nan for s in seconds],
+        label="orders accepted / s",
+        color="tab:blue",
+    )
     rate_axis.set_ylabel("orders / s")
     rate_axis.legend(loc="upper left")
     for fraction, color in ((0.50, "tab:green"), (0.99, "tab:red")):
         latency_axis.plot(
             seconds,
-            [measures.percentile(per_second[s], fraction) for s in seconds],
+            [measures.percentile(per_second[s], fraction) if s in per_second else math.nan for s in seconds],
             label=f"placement p{int(fraction * 100)} (ms)",
             color=color,
         )
