@@ -85,10 +85,7 @@ class Sampler(threading.Thread):
         self.interval = interval
         self.samples: list[tuple[float, dict]] = []
         self._stopping = threading.Event()
-        # Quiet clients: a broker down on purpose (make chaos) shows as gaps in the samples.
-        quiet = {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "log_level": 0}
-        self._admin = AdminClient(quiet)
-        self._watermarks = Consumer(quiet | {"group.id": "bench-lag-probe"})
+        self._kafka_connect()
         self._connections = {service: psycopg2.connect(database_url(service)) for service in SERVICES}
         for connection in self._connections.values():
             connection.autocommit = True
@@ -100,10 +97,15 @@ class Sampler(threading.Thread):
             started = time.monotonic()
             try:
                 self.samples.append((time.time(), self.sample()))
-            except (psycopg2.Error, KafkaException, TimeoutError) as error:
+            except psycopg2.Error as error:
                 # A database or broker down (make chaos does that): a gap in the samples, not an end.
                 self.samples.append((time.time(), {"error": str(error)[:200]}))
                 self._reconnect()
+            except (KafkaException, TimeoutError) as error:
+                # New clients: those that saw the broker go can keep waiting on requests it never answers.
+                self.samples.append((time.time(), {"error": f"kafka: {error}"[:200]}))
+                self._kafka_close()
+                self._kafka_connect()
             self._stopping.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def latest(self, max_age: float = 3.0) -> dict | None:
@@ -116,7 +118,7 @@ class Sampler(threading.Thread):
     def stop(self):
         self._stopping.set()
         self.join(timeout=10)
-        self._watermarks.close()
+        self._kafka_close()
         for connection in self._connections.values():
             connection.close()
 
@@ -132,13 +134,24 @@ class Sampler(threading.Thread):
         return values
 
     def _lag(self, group: str) -> int:
-        future = self._admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
-        committed = future[group].result(timeout=5).topic_partitions or []
+        future = self._admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group)], request_timeout=2
+        )
+        committed = future[group].result(timeout=3).topic_partitions or []
         lag = 0
         for partition in committed:
-            low, high = self._watermarks.get_watermark_offsets(partition, timeout=5, cached=False)
+            low, high = self._watermarks.get_watermark_offsets(partition, timeout=2, cached=False)
             lag += max(high - (partition.offset if partition.offset >= 0 else low), 0)
         return lag
+
+    def _kafka_connect(self):
+        # Quiet clients: a broker down on purpose (make chaos) shows as gaps in the samples.
+        quiet = {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "log_level": 0}
+        self._admin = AdminClient(quiet)
+        self._watermarks = Consumer(quiet | {"group.id": "bench-lag-probe"})
+
+    def _kafka_close(self):
+        self._watermarks.close()
 
     def _reconnect(self):
         for service, connection in list(self._connections.items()):
