@@ -9,8 +9,8 @@ Run by bench/load.py, which sets the rate and the files through the environment:
 
 The load is open-loop as far as Locust allows: each user places one order every PACE seconds on a
 schedule of its own (a random phase, so arrivals are even), and there are RATE x PACE of them, so a
-slow answer delays only that user's next order (and only when it takes longer than PACE). The report compares the achieved rate with the
-offered one, so a load the system slowed down shows.
+slow answer delays only that user's next order (and only when it takes longer than PACE). The
+report compares the achieved rate with the offered one, so a load the system slowed down shows.
 """
 
 import csv

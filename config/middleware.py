@@ -1,7 +1,10 @@
 """Middleware every service runs."""
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+
+from config.errors import API_PREFIXES
 
 
 class RequestBodyLimitMiddleware:
@@ -41,3 +44,32 @@ class NulCharacterMiddleware:
         ):
             return JsonResponse({"detail": NUL_REFUSED}, status=400)
         return self.get_response(request)
+
+
+DATABASE_UNAVAILABLE = (
+    "the service's database did not answer; retry in a few seconds (a placement sent again with the "
+    "same Idempotency-Key header is not placed twice)"
+)
+
+
+class DatabaseUnavailableMiddleware:
+    """503 with Retry-After, not a 500, for an API request whose database connection failed (a
+    database restarting or failing over): the client did nothing wrong and can retry. Whatever the
+    request was writing is rolled back with its transaction."""
+
+    RETRY_AFTER_SECONDS = 2
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        if not request.path.startswith(API_PREFIXES):
+            return None
+        response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
+        response["Retry-After"] = str(self.RETRY_AFTER_SECONDS)
+        return response

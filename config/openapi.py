@@ -12,7 +12,8 @@ def _error(description: str, media_type: str = "application/json", schema: dict 
 
 
 # Any operation: a NUL character in the URL, or a request Django refuses as suspicious (400); a
-# request line longer than the web server serves (stack/gunicorn.conf.py), answered by gunicorn.
+# request line longer than the web server serves (stack/gunicorn.conf.py), answered by gunicorn;
+# the database not answering (503).
 ANY_OPERATION = {
     "400": _error("the URL holds a NUL character, or the request is malformed"),
     "414": _error(
@@ -20,6 +21,7 @@ ANY_OPERATION = {
         media_type="text/html",
         schema={"type": "string"},
     ),
+    "503": _error("the service's database did not answer: retry after the Retry-After header's seconds"),
 }
 # An operation that needs credentials: DRF checks them before the view runs.
 WITH_CREDENTIALS = {

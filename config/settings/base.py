@@ -59,6 +59,7 @@ SHARED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestBodyLimitMiddleware",
     "config.middleware.NulCharacterMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

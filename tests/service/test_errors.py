@@ -1,12 +1,16 @@
 """Errors Django answers itself, before or around a view: JSON under the APIs (config/errors.py),
-and a NUL character in a URL refused before it can reach the database (config/middleware.py)."""
+a NUL character in a URL refused before it can reach the database, and a database that did not
+answer reported as a 503 to retry (config/middleware.py)."""
+
+import json
 
 import pytest
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.test import RequestFactory
 
 from config import errors
-from config.middleware import NUL_REFUSED
+from config.middleware import DATABASE_UNAVAILABLE, NUL_REFUSED, DatabaseUnavailableMiddleware
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +67,39 @@ def test_a_nul_character_anywhere_in_the_url_is_a_400_before_any_view(client, ur
 
     assert response.status_code == 400
     assert response.json() == {"detail": NUL_REFUSED}
+
+
+def _failing_with(exception):
+    def view(request):
+        raise exception
+
+    return view
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [
+        OperationalError("server closed the connection unexpectedly"),
+        InterfaceError("connection already closed"),
+    ],
+)
+def test_an_api_request_whose_database_did_not_answer_is_a_503_to_retry(exception):
+    middleware = DatabaseUnavailableMiddleware(_failing_with(exception))
+    request = RequestFactory().post("/api/v1/orders")
+
+    response = middleware.process_exception(request, exception)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert json.loads(response.content) == {"detail": DATABASE_UNAVAILABLE}
+
+
+def test_other_errors_and_pages_outside_the_api_are_left_to_django():
+    middleware = DatabaseUnavailableMiddleware(_failing_with(ValueError()))
+
+    assert middleware.process_exception(RequestFactory().get("/api/v1/orders"), ValueError("bug")) is None
+    assert middleware.process_exception(RequestFactory().get("/admin/"), OperationalError("down")) is None
+
+
+def test_every_service_runs_the_database_unavailable_middleware():
+    assert "config.middleware.DatabaseUnavailableMiddleware" in settings.MIDDLEWARE
