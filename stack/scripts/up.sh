@@ -23,6 +23,10 @@ wait_for() {
   done
 }
 
+ready() {
+  curl -fsS "$1" | grep -q '"status": "ready"'
+}
+
 init_postgres() {
   [ -n "$PG_BIN" ] || die "PostgreSQL server binaries not found (run stack/scripts/system-packages.sh)"
   [ -f "$PG_HOME/data/PG_VERSION" ] && return
@@ -160,8 +164,9 @@ wait_for_services() {
   for svc in $SERVICES; do
     upper=$(echo "$svc" | tr '[:lower:]' '[:upper:]')
     port_var="${upper}_PORT"
+    # "ready", not only 200: a degraded service (Kafka not answering) takes requests but is not up
     wait_for "the $svc service (http://127.0.0.1:${!port_var}/readyz)" "$READY_TIMEOUT" \
-      curl -fsS "http://127.0.0.1:${!port_var}/readyz"
+      ready "http://127.0.0.1:${!port_var}/readyz"
   done
 }
 

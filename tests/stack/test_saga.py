@@ -1,5 +1,6 @@
 """The order saga end to end, over HTTP, across the running services and their own databases."""
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -124,3 +125,35 @@ def test_an_order_stuck_past_its_timeout_is_failed_by_the_celery_sweep_and_compe
         timeout=60,
         message="the payment to be voided",
     )
+
+
+def kafka_programs() -> list[str]:
+    nodes = int(os.environ.get("KAFKA_NODES", "1"))
+    return ["infra:kafka"] if nodes == 1 else [f"infra:kafka-{node}" for node in range(1, nodes + 1)]
+
+
+def test_an_order_placed_while_kafka_is_down_is_accepted_and_completes_once_it_is_back():
+    from tests.stack.test_services import get
+
+    token, sku = customer(), product(stock=3, price="4.00")
+    ctl("stop", *kafka_programs())
+    try:
+        # the orders web process stays in service: ready for traffic, degraded, and saying why
+        status, body = get(f"{service_url('orders')}/readyz")
+        assert status == 200
+        assert json.loads(body)["status"] == "degraded"
+        assert json.loads(body)["checks"]["kafka"] != "ok"
+
+        order = place(token, sku, quantity=2)  # 202: the OrderCreated event waits in the outbox
+    finally:
+        ctl("start", *kafka_programs())
+
+    done = outcome(token, order["order_id"], timeout=180)
+    assert (done["status"], done["total_amount"]) == ("completed", "8.00")
+    wait_until(lambda: stock(sku) == (1, 0), timeout=60, message="the two sold units to leave the stock")
+    for service in ("orders", "inventory", "payments", "reconciliation"):
+        wait_until(
+            lambda service=service: json.loads(get(f"{service_url(service)}/readyz")[1])["status"] == "ready",
+            timeout=60,
+            message=f"{service} to be ready again",
+        )
