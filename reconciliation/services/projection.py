@@ -78,33 +78,49 @@ def saga_refresh(
     """Bring the projection up to the services' own state of an order, side by side, where the
     services' version is newer (last write wins). Returns whether anything changed."""
     sides = {
-        "order": (order, order and order["status"]),
-        "reservation": (reservation, reservation and _reservation_status(reservation)),
-        "payment": (payment, payment and payment["status"]),
+        side: (record, status)
+        for side, record, status in (
+            ("order", order, order and order["status"]),
+            ("reservation", reservation, reservation and _reservation_status(reservation)),
+            ("payment", payment, payment and payment["status"]),
+        )
+        # a payment not yet charged, or never to be, has no event to compare
+        if record is not None and not (side == "payment" and status in ("pending", "voided"))
     }
+    if not sides:
+        return False
+    # The sweep audits every order that changed; nearly all agree with their services. Compare
+    # without a lock first, and lock (then compare again) only when something is to be written.
+    current = OrderSaga.objects.filter(order_id=order_id).first()
+    if current is not None and not _take_newer(current, sides):
+        return False
     with transaction.atomic():
         saga = OrderSaga.objects.select_for_update().filter(order_id=order_id).first()
-        changed = False
-        for side, (record, status) in sides.items():
-            if record is None or (side == "payment" and status in ("pending", "voided")):
-                continue  # a payment not yet charged, or never to be, has no event to compare
-            version = record["version"]
-            if saga is None:
-                saga = _locked(order_id, timezone.now())
-            if version > getattr(saga, f"{side}_version") or (
-                version == getattr(saga, f"{side}_version") and status != getattr(saga, f"{side}_status")
-            ):
-                setattr(saga, f"{side}_status", status)
-                setattr(saga, f"{side}_version", version)
-                if side == "payment":
-                    saga.payment_amount = record["amount"]
-                changed = True
-            if side == "order" and saga.created_at is None:
-                saga.created_at, saga.customer = record["created_at"], record["customer"]
-                saga.total_amount, saga.currency = record["total_amount"], record["currency"]
-                changed = True
+        if saga is None:
+            saga = _locked(order_id, timezone.now())
+        changed = _take_newer(saga, sides)
         if changed:
             saga.save()
+    return changed
+
+
+def _take_newer(saga: OrderSaga, sides: dict) -> bool:
+    """Set each side of `saga` the services hold a newer version of; whether any was set."""
+    changed = False
+    for side, (record, status) in sides.items():
+        version = record["version"]
+        if version > getattr(saga, f"{side}_version") or (
+            version == getattr(saga, f"{side}_version") and status != getattr(saga, f"{side}_status")
+        ):
+            setattr(saga, f"{side}_status", status)
+            setattr(saga, f"{side}_version", version)
+            if side == "payment":
+                saga.payment_amount = record["amount"]
+            changed = True
+        if side == "order" and saga.created_at is None:
+            saga.created_at, saga.customer = record["created_at"], record["customer"]
+            saga.total_amount, saga.currency = record["total_amount"], record["currency"]
+            changed = True
     return changed
 
 

@@ -265,6 +265,27 @@ def test_refresh_moves_a_lagging_projection_forward_once():
     assert sides(OrderSaga.objects.get()) == (("completed", 2), ("committed", 2), ("captured", 1))
 
 
+def test_refresh_of_a_saga_that_agrees_with_the_services_reads_it_once_and_locks_nothing(
+    django_assert_num_queries,
+):
+    apply(event("OrderCreated", 1))
+    apply(event("InventoryReserved", 1))
+    services = {
+        "order": order_record(ORDER, "completed", at=at(5)),
+        "reservation": reservation_record(ORDER, "committed", at=at(5)),
+        "payment": payment_record(ORDER, "captured", at=at(5)),
+    }
+    projection.saga_refresh(order_id=ORDER, **services)
+    before = OrderSaga.objects.get().updated_at
+
+    with django_assert_num_queries(1) as captured:
+        changed = projection.saga_refresh(order_id=ORDER, **services)
+
+    assert changed is False
+    assert "FOR UPDATE" not in captured.captured_queries[0]["sql"]
+    assert OrderSaga.objects.get().updated_at == before
+
+
 def test_refresh_never_moves_the_projection_back_to_an_older_version():
     apply(event("OrderCreated", 1))
     apply(event("OrderCompleted", 2, seconds=1))
