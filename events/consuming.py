@@ -1,16 +1,18 @@
 """The consumer loop that `manage.py consume` runs: Kafka in batches, at-least-once.
 
-Offsets are committed only after every message of the batch was applied (all in one database
-transaction; when a handler fails, each in its own, see events/processing.py), so a crash at
-any line re-delivers at most the current batch, which the inbox then recognises. On SIGTERM
-the loop finishes the batch, commits, and leaves the group cleanly.
+A message's offset is stored only after it was applied (a batch in one database transaction;
+when a handler fails, each message in its own, see events/processing.py), and librdkafka
+commits the stored offsets every EVENTS_CONSUMER_COMMIT_INTERVAL_MS, when partitions are
+revoked and on close. A crash at any line re-delivers at most what was applied since the last
+commit, which the inbox then recognises. On SIGTERM the loop finishes the batch, commits, and
+leaves the group cleanly.
 """
 
 import logging
 import threading
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_INVALID, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka import Consumer as KafkaConsumer
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -49,7 +51,7 @@ class ConsumerLoop:
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.stop = stop or threading.Event()
-        # Called after a batch is applied and before its offsets are committed.
+        # Called after a batch is applied and before its offsets are stored for the next commit.
         self.after_batch = after_batch
         self._kafka: KafkaConsumer | None = None
         self._producer: Producer | None = None
@@ -60,7 +62,10 @@ class ConsumerLoop:
             kafka.client_config(
                 **{
                     "group.id": settings.EVENTS_CONSUMER_GROUP_PREFIX + self.consumer.name,
-                    "enable.auto.commit": False,
+                    # At-least-once: only offsets of applied messages are stored (_store_offsets), and
+                    # librdkafka sends the stored ones every interval, on revocation and on close.
+                    "enable.auto.commit": True,
+                    "auto.commit.interval.ms": settings.EVENTS_CONSUMER_COMMIT_INTERVAL_MS,
                     "enable.auto.offset.store": False,
                     "auto.offset.reset": "earliest",
                     "partition.assignment.strategy": "cooperative-sticky",
@@ -79,7 +84,7 @@ class ConsumerLoop:
                 if first is not None:
                     self._run_batch([first, *self._kafka.consume(self.batch_size - 1, timeout=0)])
         finally:
-            self._kafka.close()  # commits nothing more; leaves the group at once
+            self._kafka.close()  # commits the stored offsets; leaves the group at once
             if self._producer is not None:
                 self._producer.flush(10)
             logger.info("consumer %s stopped", self.consumer.name)
@@ -115,7 +120,7 @@ class ConsumerLoop:
         finally:
             if applied and self.after_batch:
                 self.after_batch(applied)
-            self._commit(applied)
+            self._store_offsets(applied)
             self._rewind(messages, applied)
         self._record_lag(messages)
         if len(applied) == len(messages):
@@ -135,15 +140,18 @@ class ConsumerLoop:
             self._send_to_dead_letter_topic(message)
         metrics.CONSUMED.labels(self.consumer.name, outcome).inc()
 
-    def _commit(self, applied: list[Message]) -> None:
+    def _store_offsets(self, applied: list[Message]) -> None:
         if not applied:
             return
         latest: dict[tuple[str, int], int] = {}
         for message in applied:
             latest[(message.topic, message.partition)] = message.offset + 1
-        self._kafka.commit(
-            offsets=[TopicPartition(t, p, offset) for (t, p), offset in latest.items()], asynchronous=False
-        )
+        try:
+            self._kafka.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in latest.items()])
+        except KafkaException as exc:
+            # The partitions were taken away meanwhile (e.g. this process was frozen past its
+            # session): their new owner re-reads these messages, and its inbox knows them.
+            logger.warning("offsets of %s applied messages not stored: %s", len(applied), exc)
 
     def _rewind(self, messages: list[Message], applied: list[Message]) -> None:
         """Seek each partition back to its first message that was not applied."""
@@ -192,7 +200,8 @@ class ConsumerLoop:
                 )
 
     def _on_revoke(self, kafka_consumer, partitions) -> None:
-        # Batches are applied and committed before the next poll, so nothing is in flight here.
+        # Batches are applied and their offsets stored before the next poll, so nothing is in flight
+        # here; librdkafka commits the stored offsets of these partitions as they are revoked.
         logger.info("partitions revoked: %s", [f"{p.topic}/{p.partition}" for p in partitions])
         for p in partitions:
             metrics.CONSUMER_LAG.labels(self.consumer.name, p.topic, str(p.partition)).set(0)

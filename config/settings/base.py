@@ -146,6 +146,10 @@ EVENTS_MAX_CONSECUTIVE_ERRORS = env.int("EVENTS_MAX_CONSECUTIVE_ERRORS", default
 EVENTS_CONSUMER_GROUP_PREFIX = env("EVENTS_CONSUMER_GROUP_PREFIX", default="")
 # A consumer that sends no heartbeat for this long is dropped from its group.
 EVENTS_CONSUMER_SESSION_TIMEOUT_MS = env.int("EVENTS_CONSUMER_SESSION_TIMEOUT_MS", default=10000)
+# Consumers mark each applied batch's offsets at once and Kafka receives them this often (and on
+# a rebalance or a clean stop): a consumer killed in between re-reads at most this much, which
+# the inbox absorbs, instead of a broker round trip after every batch.
+EVENTS_CONSUMER_COMMIT_INTERVAL_MS = env.int("EVENTS_CONSUMER_COMMIT_INTERVAL_MS", default=1000)
 # How long the relay waits for the broker to confirm a message before retrying it later.
 EVENTS_RELAY_MESSAGE_TIMEOUT_MS = env.int("EVENTS_RELAY_MESSAGE_TIMEOUT_MS", default=15000)
 EVENTS_RELAY_MAX_BACKOFF_SECONDS = env.int("EVENTS_RELAY_MAX_BACKOFF_SECONDS", default=30)

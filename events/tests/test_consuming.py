@@ -4,6 +4,7 @@ import dataclasses
 import signal
 
 import pytest
+from django.test import override_settings
 from prometheus_client import REGISTRY
 
 from events.dead_letters import dead_letter_retry
@@ -103,6 +104,40 @@ def test_a_failing_handler_is_retried_then_dead_lettered_and_its_later_events_pa
     assert [(x.status, x.sequence) for x in letters] == [("dead", 1), ("parked", 2)]
     assert letters[0].attempts == 3
     assert "NoSuchAccount: no account x" in letters[0].error
+
+
+@override_settings(EVENTS_CONSUMER_COMMIT_INTERVAL_MS=600_000)
+def test_a_consumer_killed_after_storing_its_offsets_and_before_they_reach_kafka_applies_nothing_twice(topic):
+    # given a consumer whose stored offsets would reach Kafka only after ten minutes
+    support.open_account("a")
+    support.produce(topic, credited("a", 1, 100), credited("a", 2, 200))
+    consumer = support.ledger_consumer(topic)
+    first = support.consumer_process(consumer)
+    wait_until(
+        lambda: InboxEvent.objects.filter(consumer=consumer.name).count() == 2,
+        timeout=60,
+        message="the consumer to apply both events",
+    )
+
+    # when it is SIGKILLed with both applied and their offsets only stored
+    first.kill()
+    first.join(30)
+    assert support.committed_offsets(consumer.name, topic) == {}
+
+    # and a new process (the usual interval) reads them again from the group's offsets
+    with override_settings(EVENTS_CONSUMER_COMMIT_INTERVAL_MS=1000):
+        restarted = support.consumer_process(consumer)
+    try:
+        wait_until(
+            lambda: caught_up(consumer, topic), timeout=60, message="the restarted consumer to catch up"
+        )
+    finally:
+        restarted.terminate()
+        restarted.join(30)
+
+    # then the inbox absorbed the redelivery
+    assert account("a") == (300, 2)
+    assert InboxEvent.objects.filter(consumer=consumer.name).count() == 2
 
 
 def test_a_consumer_killed_after_its_database_commit_and_before_its_offset_commit_applies_nothing_twice(
