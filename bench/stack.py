@@ -85,6 +85,7 @@ class Sampler(threading.Thread):
         self.interval = interval
         self.samples: list[tuple[float, dict]] = []
         self._stopping = threading.Event()
+        self._retired_admins: list[AdminClient] = []
         self._kafka_connect()
         self._connections = {service: psycopg2.connect(database_url(service)) for service in SERVICES}
         for connection in self._connections.values():
@@ -152,6 +153,10 @@ class Sampler(threading.Thread):
 
     def _kafka_close(self):
         self._watermarks.close()
+        # Kept, never freed: an admin client whose last reference goes while one of its requests
+        # is still pending is destroyed from librdkafka's own thread, which crashes the process
+        # (confluent-kafka-python #2129). One per Kafka outage is little to keep.
+        self._retired_admins.append(self._admin)
 
     def _reconnect(self):
         for service, connection in list(self._connections.items()):
