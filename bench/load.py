@@ -1,6 +1,7 @@
 """One stretch of load at a constant rate: Locust, headless, in a process of its own, running
 bench/locustfile.py. Each request lands in the samples file as it finishes."""
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -10,6 +11,9 @@ from pathlib import Path
 from bench import stack
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# Loaded here, in the parent: between fork and exec the child should only make the call.
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def load_run(*, rate: float, duration: float, fixtures: Path, samples: Path) -> None:
@@ -41,8 +45,20 @@ def load_start(*, rate: float, duration: float, fixtures: Path, samples: Path) -
         "--only-summary",
     ]
     return subprocess.Popen(
-        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        command,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_end_with_parent,
     )
+
+
+def _end_with_parent() -> None:
+    """In the child, before Locust starts: SIGTERM when the benchmark's process dies, however it
+    dies (Linux's PR_SET_PDEATHSIG), so a crashed run leaves no load running behind it."""
+    if _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
 def load_stop(process: subprocess.Popen) -> None:

@@ -17,8 +17,7 @@ from pathlib import Path
 import psutil
 import psycopg2
 import requests
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("orders", "inventory", "payments", "reconciliation")
@@ -85,7 +84,6 @@ class Sampler(threading.Thread):
         self.interval = interval
         self.samples: list[tuple[float, dict]] = []
         self._stopping = threading.Event()
-        self._retired_admins: list[AdminClient] = []
         self._kafka_connect()
         self._connections = {service: psycopg2.connect(database_url(service)) for service in SERVICES}
         for connection in self._connections.values():
@@ -125,38 +123,50 @@ class Sampler(threading.Thread):
 
     def sample(self) -> dict:
         values: dict[str, float] = {}
+        ends = self._event_partition_ends()
         for service, connection in self._connections.items():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM events_outboxevent WHERE published_at IS NULL")
                 values[f"outbox.{service}"] = cursor.fetchone()[0]
-            values[f"lag.{service}"] = self._lag(service)
+            values[f"lag.{service}"] = self._lag(service, ends)
         for kind, seconds in self._cpu_seconds().items():
             values[f"cpu.{kind}"] = seconds
         return values
 
-    def _lag(self, group: str) -> int:
-        future = self._admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group)], request_timeout=2
-        )
-        committed = future[group].result(timeout=3).topic_partitions or []
-        lag = 0
-        for partition in committed:
-            low, high = self._watermarks.get_watermark_offsets(partition, timeout=2, cached=False)
-            lag += max(high - (partition.offset if partition.offset >= 0 else low), 0)
-        return lag
+    def _event_partition_ends(self) -> dict[tuple[str, int], int]:
+        """The end offset of every partition of the services' event topics (oms.<service>.events)."""
+        topics = self._watermarks.list_topics(timeout=2).topics
+        ends = {}
+        for name, topic in topics.items():
+            if name.startswith("oms.") and name.endswith(".events"):
+                for partition in topic.partitions:
+                    _, high = self._watermarks.get_watermark_offsets(
+                        TopicPartition(name, partition), timeout=2, cached=False
+                    )
+                    ends[(name, partition)] = high
+        return ends
+
+    def _lag(self, group: str, ends: dict[tuple[str, int], int]) -> int:
+        """Messages after the group's committed offsets (a partition the group never committed is
+        one it does not read)."""
+        partitions = [TopicPartition(topic, partition) for topic, partition in ends]
+        committed = self._groups[group].committed(partitions, timeout=3)
+        return sum(max(ends[(p.topic, p.partition)] - p.offset, 0) for p in committed if p.offset >= 0)
 
     def _kafka_connect(self):
-        # Quiet clients: a broker down on purpose (make chaos) shows as gaps in the samples.
+        # Quiet clients: a broker down on purpose (make chaos) shows as gaps in the samples. Plain
+        # consumers, not the admin API: an admin request pending while the broker went away has
+        # aborted the process inside librdkafka (confluent-kafka-python #1640).
         quiet = {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "log_level": 0}
-        self._admin = AdminClient(quiet)
         self._watermarks = Consumer(quiet | {"group.id": "bench-lag-probe"})
+        # One per group, to read its committed offsets; it never subscribes, so never joins the group.
+        self._groups = {
+            group: Consumer(quiet | {"group.id": group, "enable.auto.commit": False}) for group in SERVICES
+        }
 
     def _kafka_close(self):
-        self._watermarks.close()
-        # Kept, never freed: an admin client whose last reference goes while one of its requests
-        # is still pending is destroyed from librdkafka's own thread, which crashes the process
-        # (confluent-kafka-python #2129). One per Kafka outage is little to keep.
-        self._retired_admins.append(self._admin)
+        for client in (self._watermarks, *self._groups.values()):
+            client.close()
 
     def _reconnect(self):
         for service, connection in list(self._connections.items()):
