@@ -177,6 +177,22 @@ def test_a_manual_policy_sends_nothing_and_a_repair_by_hand_closes_it_as_resolve
     assert divergence.actions.last().outcome == "the audit no longer sees it"
 
 
+def test_an_audit_closes_only_what_it_looked_at_and_no_longer_sees(services, policy):
+    policy(Kind.CHARGED_NOT_COMPLETED, automatic=False)
+    repaired, still_wrong, not_audited = (f"{n}0000000-0000-4000-8000-000000000000" for n in (1, 2, 3))
+    for order_id in (repaired, still_wrong, not_audited):
+        services.order(order_id, "failed", "released", "captured")
+    sweep(repaired, still_wrong, not_audited)
+    assert Divergence.objects.filter(status=Status.OPEN).count() == 3
+
+    services.order(repaired, "failed", "released", "refunded")
+    run = sweep(repaired, still_wrong)
+
+    status = dict(Divergence.objects.values_list("order_id", "status"))
+    assert status == {repaired: Status.RESOLVED, still_wrong: Status.OPEN, not_audited: Status.OPEN}
+    assert run.closed == 1
+
+
 def test_a_fix_support_sent_is_resolved_not_auto_resolved(charged_for_failed_order, policy):
     policy(Kind.CHARGED_NOT_COMPLETED, automatic=False)
     sweep(ORDER)
