@@ -4,6 +4,7 @@ import dataclasses
 import signal
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from django.test import override_settings
 from prometheus_client import REGISTRY
 
@@ -18,10 +19,34 @@ from tests.polling import wait_until
 pytestmark = pytest.mark.usefixtures("ledger")
 
 
+COORDINATOR_NOT_READY = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
 def caught_up(consumer, topic) -> bool:
     """The consumer group committed everything that is in the topic."""
     ends = {p: end for p, end in support.end_offsets(topic).items() if end > 0}
-    return support.committed_offsets(consumer.name, topic) == ends
+    try:
+        return support.committed_offsets(consumer.name, topic) == ends
+    except KafkaException as exc:
+        # Not yet: on a fresh cluster the group's coordinator is still being chosen or loaded.
+        if exc.args[0].code() in COORDINATOR_NOT_READY or exc.args[0].retriable():
+            return False
+        raise
+
+
+def run_until_caught_up(consumer, topic):
+    """A new consumer process, SIGTERMed once the group has committed everything in the topic."""
+    process = support.consumer_process(consumer)
+    try:
+        wait_until(lambda: caught_up(consumer, topic), timeout=60, message="the consumer to catch up")
+    finally:
+        process.terminate()
+        process.join(30)
+    return process
 
 
 def test_the_same_event_delivered_twice_changes_state_once(topic):
@@ -126,14 +151,7 @@ def test_a_consumer_killed_after_storing_its_offsets_and_before_they_reach_kafka
 
     # and a new process (the usual interval) reads them again from the group's offsets
     with override_settings(EVENTS_CONSUMER_COMMIT_INTERVAL_MS=1000):
-        restarted = support.consumer_process(consumer)
-    try:
-        wait_until(
-            lambda: caught_up(consumer, topic), timeout=60, message="the restarted consumer to catch up"
-        )
-    finally:
-        restarted.terminate()
-        restarted.join(30)
+        run_until_caught_up(consumer, topic)
 
     # then the inbox absorbed the redelivery
     assert account("a") == (300, 2)
@@ -158,14 +176,7 @@ def test_a_consumer_killed_after_its_database_commit_and_before_its_offset_commi
     assert support.committed_offsets(consumer.name, topic) == {}  # Kafka never heard of that batch
 
     # and a new consumer process starts where the group's offsets say
-    restarted = support.consumer_process(consumer)
-    try:
-        wait_until(
-            lambda: caught_up(consumer, topic), timeout=60, message="the restarted consumer to catch up"
-        )
-    finally:
-        restarted.terminate()
-        restarted.join(30)
+    restarted = run_until_caught_up(consumer, topic)
 
     # then: everything applied exactly once
     assert account("a") == (300, 2)
