@@ -100,7 +100,7 @@ class Sampler(threading.Thread):
                 # A database or broker down (make chaos does that): a gap in the samples, not an end.
                 self.samples.append((time.time(), {"error": str(error)[:200]}))
                 self._reconnect()
-            except (KafkaException, TimeoutError) as error:
+            except KafkaException as error:
                 # New clients: those that saw the broker go can keep waiting on requests it never answers.
                 self.samples.append((time.time(), {"error": f"kafka: {error}"[:200]}))
                 self._kafka_close()

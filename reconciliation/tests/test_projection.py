@@ -249,14 +249,19 @@ def test_refresh_builds_a_saga_the_projection_never_saw_from_the_services():
     assert not saga.steps.exists()
 
 
-def test_refresh_moves_a_lagging_projection_forward_once():
-    apply(event("OrderCreated", 1))
-    apply(event("InventoryReserved", 1))
-    services = {
+def services_done() -> dict:
+    """The three services' state of an order that completed: paid, its stock shipped."""
+    return {
         "order": order_record(ORDER, "completed", at=at(5)),
         "reservation": reservation_record(ORDER, "committed", at=at(5)),
         "payment": payment_record(ORDER, "captured", at=at(5)),
     }
+
+
+def test_refresh_moves_a_lagging_projection_forward_once():
+    apply(event("OrderCreated", 1))
+    apply(event("InventoryReserved", 1))
+    services = services_done()
 
     first = projection.saga_refresh(order_id=ORDER, **services)
     second = projection.saga_refresh(order_id=ORDER, **services)
@@ -270,11 +275,7 @@ def test_refresh_of_a_saga_that_agrees_with_the_services_reads_it_once_and_locks
 ):
     apply(event("OrderCreated", 1))
     apply(event("InventoryReserved", 1))
-    services = {
-        "order": order_record(ORDER, "completed", at=at(5)),
-        "reservation": reservation_record(ORDER, "committed", at=at(5)),
-        "payment": payment_record(ORDER, "captured", at=at(5)),
-    }
+    services = services_done()
     projection.saga_refresh(order_id=ORDER, **services)
     before = OrderSaga.objects.get().updated_at
 
