@@ -17,8 +17,10 @@ from events.outbox import outbox_republish
 logger = logging.getLogger(__name__)
 
 
-def on_republish_events(envelope, payload):
-    if settings.SERVICE_NAME not in payload.services:
-        return
-    count = outbox_republish(aggregate_id=payload.aggregate_id)
-    logger.info("republishing %d events of %s for %s", count, payload.aggregate_id, payload.requested_by)
+def on_republish_events(events):
+    for event in events:
+        payload = event.payload
+        if settings.SERVICE_NAME not in payload.services:
+            continue
+        count = outbox_republish(aggregate_id=payload.aggregate_id)
+        logger.info("republishing %d events of %s for %s", count, payload.aggregate_id, payload.requested_by)

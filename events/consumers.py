@@ -5,13 +5,22 @@ Each service declares its consumers in its own `handlers.py`:
     CONSUMER = Consumer(
         name="inventory",
         topics=(event_topic("orders"),),
-        handlers={"OrderCreated": handle_order_created},
+        handlers={"OrderCreated": on_orders_created},
+        lock=lock_rows,
     )
 
 and names them in its settings: EVENT_CONSUMERS = ["inventory.handlers.CONSUMER"]. The name is
-the Kafka consumer group, the inbox's and the dead letters' `consumer`. A handler is a plain
-function `handler(envelope, payload)`: `payload` is the validated payload in the newest version
-of its schema. It runs inside the transaction that records the event in the inbox.
+the Kafka consumer group, the inbox's and the dead letters' `consumer`.
+
+A handler is a batch handler: `handler(events)` takes a list of Event (envelope and validated
+payload, in the newest version of its schema) and applies them all, with set-based statements,
+inside the transaction that records them in the inbox (events/processing.py). It gets the events
+of one poll batch that are new (the inbox dropped redeliveries), in the order they were read;
+types that share a handler come to it together. With one_event_per_aggregate (the default) a
+call holds at most one event of each aggregate: a batch holding several events of one aggregate
+is applied in rounds, each seeing what the one before wrote, so handlers never order an
+aggregate's events themselves. Rows are locked by `lock`, once per batch, before any handler
+runs, in one sorted order, so that two workers of one service never deadlock.
 """
 
 from collections.abc import Callable, Mapping
@@ -23,7 +32,17 @@ from django.utils.module_loading import import_string
 
 from events.envelope import Envelope
 
-Handler = Callable[[Envelope, pydantic.BaseModel], None]
+
+@dataclass(frozen=True)
+class Event:
+    """One event as a handler receives it."""
+
+    envelope: Envelope
+    # Validated against its schema version and upcast to the newest.
+    payload: pydantic.BaseModel
+
+
+Handler = Callable[[list[Event]], None]
 
 
 @dataclass(frozen=True)
@@ -31,6 +50,14 @@ class Consumer:
     name: str
     topics: tuple[str, ...]
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Called with all of a batch's new events before any handler: takes the batch's row locks,
+    # every one of them, in one deterministic order (e.g. sorted by primary key).
+    lock: Callable[[list[Event]], None] | None = None
+    # False for handlers that fold several events of an aggregate into one write themselves.
+    one_event_per_aggregate: bool = True
+    # False where the handlers' own writes make a redelivered event change nothing (each event
+    # recorded under its unique id, last write wins by version): no inbox row is written.
+    inbox: bool = True
 
 
 def consumers() -> dict[str, Consumer]:

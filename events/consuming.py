@@ -6,28 +6,29 @@ commits the stored offsets every EVENTS_CONSUMER_COMMIT_INTERVAL_MS, when partit
 revoked and on close. A crash at any line re-delivers at most what was applied since the last
 commit, which the inbox then recognises. On SIGTERM the loop finishes the batch, commits, and
 leaves the group cleanly.
+
+Batches grow with the load by themselves (what arrived while one batch was applied is the next
+one), and the broker holds a fetch until EVENTS_CONSUMER_FETCH_MIN_BYTES have come or
+EVENTS_CONSUMER_FETCH_WAIT_MS have passed (docs/benchmarks.md has the measurements behind the
+defaults). Nothing else costs a round trip per batch: no connection health check (a failed
+statement closes the connection and the loop backs off), and the parked aggregates are kept in
+memory (events/parked.py).
 """
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 
 from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka import Consumer as KafkaConsumer
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import connections
 
 from events import kafka, metrics
 from events.consumers import Consumer
-from events.processing import (
-    BatchAborted,
-    InfrastructureError,
-    Message,
-    Outcome,
-    blocked_aggregates,
-    process,
-    process_batch,
-)
+from events.parked import ParkedAggregates
+from events.processing import BatchAborted, InfrastructureError, Message, Outcome, process, process_batch
 from events.topics import dead_letter_topic
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class ConsumerLoop:
         self.after_batch = after_batch
         self._kafka: KafkaConsumer | None = None
         self._producer: Producer | None = None
+        self._parked = ParkedAggregates(consumer)
         self._consecutive_errors = 0
 
     def run(self) -> None:
@@ -71,6 +73,10 @@ class ConsumerLoop:
                     "partition.assignment.strategy": "cooperative-sticky",
                     "session.timeout.ms": settings.EVENTS_CONSUMER_SESSION_TIMEOUT_MS,
                     "max.poll.interval.ms": 300000,
+                    # The batching window: the broker answers a fetch once this much has come, or
+                    # after this long (a quiet consumer's fetches wait no longer than that either).
+                    "fetch.min.bytes": settings.EVENTS_CONSUMER_FETCH_MIN_BYTES,
+                    "fetch.wait.max.ms": settings.EVENTS_CONSUMER_FETCH_WAIT_MS,
                 }
             )
         )
@@ -85,6 +91,7 @@ class ConsumerLoop:
                     self._run_batch([first, *self._kafka.consume(self.batch_size - 1, timeout=0)])
         finally:
             self._kafka.close()  # commits the stored offsets; leaves the group at once
+            self._parked.close()
             if self._producer is not None:
                 self._producer.flush(10)
             logger.info("consumer %s stopped", self.consumer.name)
@@ -99,25 +106,31 @@ class ConsumerLoop:
             messages.append(Message.from_kafka(raw))
         if not messages:
             return
-        close_old_connections()
+        metrics.BATCH_SIZE.labels(self.consumer.name).observe(len(messages))
         applied: list[Message] = []
+        outcomes: Counter[Outcome] = Counter()
         try:
-            blocked = blocked_aggregates(self.consumer, [m.aggregate_id for m in messages])
-            outcomes = self._apply_together(messages, blocked) if len(messages) > 1 else None
-            if outcomes is not None:
-                for message, outcome in zip(messages, outcomes, strict=True):
-                    self._record(message, outcome)
+            parked = self._parked.current()
+            together = self._apply_together(messages, parked)
+            if together is not None:
+                for message, outcome in zip(messages, together, strict=True):
+                    self._record(message, outcome, outcomes)
                     applied.append(message)
             else:
+                self._parked.invalidate()  # the rolled-back batch may have added to it
+                parked = self._parked.current()
                 for message in messages:
-                    outcome = process(self.consumer, message, blocked=message.aggregate_id in blocked)
+                    outcome = process(self.consumer, message, blocked=message.aggregate_id in parked)
                     if outcome in (Outcome.DEAD, Outcome.PARKED):
-                        blocked.add(message.aggregate_id)
-                    self._record(message, outcome)
+                        parked.add(message.aggregate_id)
+                    self._record(message, outcome, outcomes)
                     applied.append(message)
         except InfrastructureError as exc:
+            self._parked.invalidate()
             self._back_off(exc)
         finally:
+            for outcome, count in outcomes.items():
+                metrics.CONSUMED.labels(self.consumer.name, outcome).inc(count)
             if applied and self.after_batch:
                 self.after_batch(applied)
             self._store_offsets(applied)
@@ -126,19 +139,19 @@ class ConsumerLoop:
         if len(applied) == len(messages):
             self._consecutive_errors = 0
 
-    def _apply_together(self, messages: list[Message], blocked: set[str]) -> list[Outcome] | None:
+    def _apply_together(self, messages: list[Message], parked: set[str]) -> list[Outcome] | None:
         """The batch in one transaction, or None when a handler failed and nothing was applied."""
         try:
-            return process_batch(self.consumer, messages, blocked=set(blocked))
+            return process_batch(self.consumer, messages, parked=parked)
         except BatchAborted as exc:
             logger.info("batch of %s rolled back (%s); applying its messages one by one", len(messages), exc)
             metrics.BATCHES_SPLIT.labels(self.consumer.name).inc()
             return None
 
-    def _record(self, message: Message, outcome: Outcome) -> None:
+    def _record(self, message: Message, outcome: Outcome, outcomes: Counter) -> None:
         if outcome == Outcome.DEAD:
             self._send_to_dead_letter_topic(message)
-        metrics.CONSUMED.labels(self.consumer.name, outcome).inc()
+        outcomes[outcome] += 1
 
     def _store_offsets(self, applied: list[Message]) -> None:
         if not applied:
@@ -166,6 +179,7 @@ class ConsumerLoop:
     def _back_off(self, exc: Exception) -> None:
         self._consecutive_errors += 1
         connections.close_all()
+        self._parked.close()
         if self._consecutive_errors >= settings.EVENTS_MAX_CONSECUTIVE_ERRORS:
             raise TooManyErrors(f"{self._consecutive_errors} failures in a row; last: {exc}") from exc
         delay = min(2 ** (self._consecutive_errors - 1), 30)

@@ -6,7 +6,7 @@ everything in the saga) stay in order within a partition.
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,7 +50,20 @@ class Envelope:
         return self.aggregate_id.encode()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # The fields in their declared order, as dataclasses.asdict() gives them, without its deep copy.
+        return {
+            "event_type": self.event_type,
+            "version": self.version,
+            "aggregate_type": self.aggregate_type,
+            "aggregate_id": self.aggregate_id,
+            "sequence": self.sequence,
+            "payload": self.payload,
+            "producer": self.producer,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+        }
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), cls=EnvelopeEncoder, separators=(",", ":")).encode()

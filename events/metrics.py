@@ -35,9 +35,21 @@ CONSUMED = Counter(
 )
 HANDLER_SECONDS = Histogram(
     "events_handler_duration_seconds",
-    "Time to apply one event: inbox record and handler, in one transaction.",
-    ["consumer", "event_type"],
+    "Time one call of a batch handler took (the events of a batch it takes, applied together).",
+    ["consumer", "handler"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BATCH_SECONDS = Histogram(
+    "events_batch_duration_seconds",
+    "Time to apply one poll batch in its transaction: checks, inbox, handlers, outbox, commit.",
+    ["consumer"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BATCH_SIZE = Histogram(
+    "events_batch_messages",
+    "Messages in one poll batch of a consumer.",
+    ["consumer"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )
 BATCHES_SPLIT = Counter(
     "events_batches_split_total",

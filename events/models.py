@@ -1,10 +1,12 @@
 """The tables of the events app, in every service's own database.
 
 OutboxEvent: events written in the same transaction as the change they record, published to
-Kafka afterwards by the relay. InboxEvent: the events a consumer has applied, written in the
-same transaction as the handler's effects. DeadLetter: events a consumer could not apply, and
-the events of the same aggregate parked behind them.
+Kafka afterwards by the relay, byte for byte as stored. InboxEvent: the events a consumer has
+applied, written in the same transaction as the handler's effects. DeadLetter: events a
+consumer could not apply, and the events of the same aggregate parked behind them.
 """
+
+import json
 
 from django.db import models
 from django.db.models import Q
@@ -14,12 +16,14 @@ class OutboxEvent(models.Model):
     event_id = models.UUIDField(unique=True)
     topic = models.CharField(max_length=200)
     event_type = models.CharField(max_length=100)
+    # The version of the event type's schema its payload is written in (the `version` header).
+    event_version = models.PositiveSmallIntegerField(default=1)
     aggregate_type = models.CharField(max_length=100)
     aggregate_id = models.CharField(max_length=100)
     sequence = models.PositiveBigIntegerField()
     correlation_id = models.CharField(max_length=100)
-    # The whole envelope, as published.
-    envelope = models.JSONField()
+    # The whole envelope as JSON: the message's value, published as it is, never parsed again.
+    body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     published_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -39,6 +43,11 @@ class OutboxEvent(models.Model):
 
     def __str__(self):
         return f"{self.event_type} {self.aggregate_type} {self.aggregate_id} #{self.sequence}"
+
+    @property
+    def envelope(self) -> dict:
+        """The envelope, parsed (for people and tests; the relay sends `body` as it is)."""
+        return json.loads(self.body)
 
 
 class InboxEvent(models.Model):

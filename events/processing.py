@@ -1,17 +1,19 @@
-"""Applying one message to one consumer: exactly once in effect, under at-least-once delivery.
+"""Applying messages to a consumer: exactly once in effect, under at-least-once delivery.
 
-For each message, in order:
-1. If an earlier event of the same aggregate (the message key) is dead-lettered for this
+process_batch() applies a poll batch in one transaction. For each message, in order:
+1. An event type this consumer has no handler for is skipped, by the message's `event_type`
+   header when it has one (without parsing the message), by its envelope otherwise.
+2. If an earlier event of the same aggregate (the message key) is dead-lettered for this
    consumer, the message is parked behind it: not applied out of order.
-2. Unreadable messages and payloads that fail their schema are dead-lettered at once.
-3. Otherwise, in one transaction: record the event in the inbox (consumer + event id, unique)
-   and run the handler. A redelivered event finds itself in the inbox and changes nothing.
-4. A handler that raises is retried with back-off; if it still fails, the message is
-   dead-lettered (table and dead-letter topic) and the consumer carries on.
-
-process_batch() applies a whole batch in one transaction instead (one commit for all of it, the
-consumer's fast path under load); if any handler raises, that transaction rolls back, nothing of
-the batch is applied, and the caller applies the messages one by one with process().
+3. Unreadable messages and payloads that fail their schema are dead-lettered at once.
+Then the batch's events are recorded in the inbox with one multi-row insert (consumer + event
+id, unique), which says which of them are new: a redelivered event finds itself there and
+changes nothing. The new ones go to their batch handlers (events/consumers.py), which apply
+them with set-based statements; what they publish is written to the outbox with one insert.
+If a handler raises, the whole transaction rolls back (nothing of the batch is applied) and the
+caller applies the messages one by one with process(): the same steps for a batch of one, with
+retries and back-off, and a message whose handler still fails is dead-lettered (table and
+dead-letter topic) while the consumer carries on.
 
 A database that does not answer is not the message's fault: InfrastructureError goes up to the
 loop, which stops, backs off and comes back to the same message.
@@ -27,9 +29,10 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 
 from events import logcontext, metrics, schemas
-from events.consumers import Consumer
+from events.consumers import Consumer, Event
 from events.envelope import Envelope, EnvelopeError
 from events.models import DeadLetter
+from events.publishing import outbox_batch
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,10 @@ class InfrastructureError(Exception):
     """The database did not answer; the message was not applied and must be tried again."""
 
 
+class BatchAborted(Exception):
+    """A handler raised inside process_batch(): its transaction was rolled back."""
+
+
 @dataclass(frozen=True)
 class Message:
     """A Kafka message as the consumer read it (or as a dead letter stored it)."""
@@ -55,6 +62,8 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes | None
+    # The producer's `event_type` header, if it sent one (the relay always does).
+    event_type: str | None = None
 
     @property
     def aggregate_id(self) -> str:
@@ -62,63 +71,218 @@ class Message:
 
     @classmethod
     def from_kafka(cls, message) -> "Message":
-        return cls(message.topic(), message.partition(), message.offset(), message.key(), message.value())
+        event_type = None
+        for name, value in message.headers() or ():
+            if name == "event_type" and value is not None:
+                event_type = value.decode(errors="replace")
+        return cls(
+            message.topic(), message.partition(), message.offset(), message.key(), message.value(), event_type
+        )
 
 
-def process(
-    consumer: Consumer, message: Message, *, blocked: bool | None = None, in_batch: bool = False
-) -> Outcome:
-    """Apply `message` to `consumer`; see the module's docstring.
+@dataclass(frozen=True)
+class _Ready:
+    """A message that passed its checks: what the inbox and the handlers get."""
 
-    `blocked` says whether the message's aggregate has an open dead letter (the caller may have
-    looked that up for a whole batch); None looks it up here. Retrying a dead letter passes False.
-    `in_batch`: inside process_batch()'s transaction, where a failing handler aborts the batch.
+    message: Message
+    event: Event
+
+
+def process_batch(consumer: Consumer, messages: list[Message], *, parked: set[str]) -> list[Outcome]:
+    """Apply `messages` in one transaction; the outcome of each, in order.
+
+    `parked` holds the aggregates with an open dead letter (the caller keeps it); aggregates
+    dead-lettered or parked here are added to it. Raises BatchAborted (nothing applied) when a
+    handler raised, and InfrastructureError (nothing applied) when the database did not answer.
+    """
+    outcomes: list[Outcome | None] = [None] * len(messages)
+    started = time.perf_counter()
+    try:
+        with logcontext.bind(consumer=consumer.name), transaction.atomic(), outbox_batch():
+            ready: list[tuple[int, _Ready]] = []
+            for index, message in enumerate(messages):
+                prepared = _prepare(consumer, message, parked)
+                if isinstance(prepared, Outcome):
+                    outcomes[index] = prepared
+                    if prepared in (Outcome.DEAD, Outcome.PARKED):
+                        parked.add(message.aggregate_id)
+                else:
+                    ready.append((index, prepared))
+            try:
+                new = _apply(consumer, [r for _, r in ready])
+            except (OperationalError, InterfaceError, InfrastructureError):
+                raise
+            except Exception as exc:
+                raise BatchAborted(f"{type(exc).__name__}: {exc}") from exc
+            for (index, _), is_new in zip(ready, new, strict=True):
+                outcomes[index] = Outcome.APPLIED if is_new else Outcome.DUPLICATE
+    except (OperationalError, InterfaceError) as exc:
+        raise InfrastructureError(str(exc)) from exc
+    metrics.BATCH_SECONDS.labels(consumer.name).observe(time.perf_counter() - started)
+    return outcomes
+
+
+def process(consumer: Consumer, message: Message, *, blocked: bool | None = None) -> Outcome:
+    """Apply one message on its own, with retries; dead-letter it if its handler keeps failing.
+
+    `blocked` says whether the message's aggregate has an open dead letter (the caller may know);
+    None looks it up here. Retrying a dead letter passes False.
     """
     with logcontext.bind(consumer=consumer.name, topic=message.topic, offset=message.offset):
         if blocked is None:
             blocked = blocked_aggregates(consumer, [message.aggregate_id]) != set()
-        if blocked and _park(consumer, message):
-            return Outcome.PARKED
-        try:
-            envelope = Envelope.from_json(message.value)
-        except EnvelopeError as exc:
-            dead_letter(consumer, message, DeadLetter.Status.DEAD, f"unreadable message: {exc}", 1)
-            return Outcome.DEAD
+        prepared = _prepare(consumer, message, {message.aggregate_id} if blocked else set())
+        if isinstance(prepared, Outcome):
+            return prepared
+        envelope = prepared.event.envelope
         with logcontext.bind(event_id=envelope.event_id, correlation_id=envelope.correlation_id):
-            return (_apply_in_batch if in_batch else _apply)(consumer, message, envelope)
+            return _apply_alone(consumer, prepared)
 
 
-class BatchAborted(Exception):
-    """A handler raised inside process_batch(): its transaction was rolled back."""
-
-
-def process_batch(consumer: Consumer, messages: list[Message], *, blocked: set[str]) -> list[Outcome]:
-    """Apply `messages` in order, in one transaction, each exactly as process() would; the
-    outcomes in order. Raises BatchAborted (nothing applied) when a handler raised, and
-    InfrastructureError (nothing applied) when the database did not answer."""
-    outcomes = []
+def _prepare(consumer: Consumer, message: Message, parked: set[str]) -> _Ready | Outcome:
+    """The message's event, ready for the inbox and its handler; or its outcome when there is
+    nothing to apply (skipped, parked, dead-lettered)."""
+    if message.event_type is not None and message.event_type not in consumer.handlers:
+        return Outcome.SKIPPED
+    if message.aggregate_id in parked and _park(consumer, message):
+        return Outcome.PARKED
     try:
-        with transaction.atomic():
-            for message in messages:
-                outcome = process(consumer, message, blocked=message.aggregate_id in blocked, in_batch=True)
-                if outcome in (Outcome.DEAD, Outcome.PARKED):
-                    blocked.add(message.aggregate_id)
-                outcomes.append(outcome)
-    except (OperationalError, InterfaceError) as exc:
-        raise InfrastructureError(str(exc)) from exc
-    return outcomes
-
-
-def blocked_aggregates(consumer: Consumer, aggregate_ids: list[str]) -> set[str]:
-    """The aggregates among `aggregate_ids` that have an open dead letter in `consumer`."""
+        envelope = Envelope.from_json(message.value)
+    except EnvelopeError as exc:
+        dead_letter(consumer, message, DeadLetter.Status.DEAD, f"unreadable message: {exc}", 1)
+        return Outcome.DEAD
+    if envelope.event_type not in consumer.handlers:
+        return Outcome.SKIPPED
     try:
-        return set(
-            DeadLetter.objects.filter(
-                consumer=consumer.name,
-                aggregate_id__in=set(aggregate_ids),
-                status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.PARKED],
-            ).values_list("aggregate_id", flat=True)
+        payload = schemas.payload_of(envelope)
+    except schemas.SchemaError as exc:
+        dead_letter(consumer, message, DeadLetter.Status.DEAD, str(exc), 1, envelope)
+        return Outcome.DEAD
+    return _Ready(message, Event(envelope, payload))
+
+
+def _apply_alone(consumer: Consumer, ready: _Ready) -> Outcome:
+    envelope = ready.event.envelope
+    attempts = 0
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(settings.EVENTS_HANDLER_ATTEMPTS),
+        wait=tenacity.wait_exponential(multiplier=settings.EVENTS_HANDLER_BACKOFF_SECONDS, max=5),
+        retry=tenacity.retry_if_not_exception_type(InfrastructureError),
+        before_sleep=lambda state: metrics.HANDLER_RETRIES.labels(consumer.name, envelope.event_type).inc(),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                attempts = attempt.retry_state.attempt_number
+                try:
+                    with transaction.atomic(), outbox_batch():
+                        (new,) = _apply(consumer, [ready])
+                except (OperationalError, InterfaceError) as exc:
+                    raise InfrastructureError(str(exc)) from exc
+                return Outcome.APPLIED if new else Outcome.DUPLICATE
+    except InfrastructureError:
+        raise
+    except Exception as exc:
+        logger.exception("handler failed %s times; dead-lettering %s", attempts, envelope.event_type)
+        dead_letter(
+            consumer,
+            ready.message,
+            DeadLetter.Status.DEAD,
+            f"{type(exc).__name__}: {exc}",
+            attempts,
+            envelope,
         )
+        return Outcome.DEAD
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _apply(consumer: Consumer, ready: list[_Ready]) -> list[bool]:
+    """Record `ready` in the inbox and hand the new events to their handlers; which were new."""
+    new = _inbox_record(consumer, ready) if consumer.inbox else [True] * len(ready)
+    events = [r.event for r, is_new in zip(ready, new, strict=True) if is_new]
+    if not events:
+        return new
+    if consumer.lock is not None:
+        consumer.lock(events)
+    for handler, group in _handler_calls(consumer, events):
+        started = time.perf_counter()
+        handler(group)
+        metrics.HANDLER_SECONDS.labels(consumer.name, handler.__name__).observe(time.perf_counter() - started)
+    return new
+
+
+def _handler_calls(consumer: Consumer, events: list[Event]):
+    """(handler, its events) in the order they are to be called: each round holds at most one
+    event of each aggregate (when the consumer asks for that), and a handler's events come to it
+    together, in the order they were read."""
+    if consumer.one_event_per_aggregate:
+        rounds: list[list[Event]] = []
+        seen: dict[str, int] = {}
+        for event in events:
+            number = seen.get(event.envelope.aggregate_id, 0)
+            seen[event.envelope.aggregate_id] = number + 1
+            if number == len(rounds):
+                rounds.append([])
+            rounds[number].append(event)
+    else:
+        rounds = [events]
+    for round_events in rounds:
+        calls: dict = {}
+        for event in round_events:
+            calls.setdefault(consumer.handlers[event.envelope.event_type], []).append(event)
+        yield from calls.items()
+
+
+INBOX_INSERT = """
+    INSERT INTO events_inboxevent
+        (consumer, event_id, event_type, aggregate_id, sequence, topic, partition, "offset", processed_at)
+    SELECT %s, e.event_id, e.event_type, e.aggregate_id, e.sequence, e.topic, e.partition, e."offset", now()
+    FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::int[], %s::bigint[])
+        AS e(event_id, event_type, aggregate_id, sequence, topic, partition, "offset")
+    ON CONFLICT (consumer, event_id) DO NOTHING
+    RETURNING event_id::text
+"""
+
+
+def _inbox_record(consumer: Consumer, ready: list[_Ready]) -> list[bool]:
+    """Insert the events into the inbox with one statement; for each, whether it is new (an
+    event twice in one batch is new once: its first time)."""
+    if not ready:
+        return []
+    envelopes = [r.event.envelope for r in ready]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INBOX_INSERT,
+            [
+                consumer.name,
+                [e.event_id for e in envelopes],
+                [e.event_type for e in envelopes],
+                [e.aggregate_id for e in envelopes],
+                [e.sequence for e in envelopes],
+                [r.message.topic for r in ready],
+                [r.message.partition for r in ready],
+                [r.message.offset for r in ready],
+            ],
+        )
+        inserted = {row[0] for row in cursor.fetchall()}
+    new = []
+    for envelope in envelopes:
+        new.append(envelope.event_id in inserted)
+        inserted.discard(envelope.event_id)
+    return new
+
+
+def blocked_aggregates(consumer: Consumer, aggregate_ids: list[str] | None = None) -> set[str]:
+    """The aggregates with an open dead letter in `consumer`: all of them, or those among
+    `aggregate_ids`."""
+    letters = DeadLetter.objects.filter(
+        consumer=consumer.name, status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.PARKED]
+    )
+    if aggregate_ids is not None:
+        letters = letters.filter(aggregate_id__in=set(aggregate_ids))
+    try:
+        return set(letters.values_list("aggregate_id", flat=True).distinct())
     except (OperationalError, InterfaceError) as exc:
         raise InfrastructureError(str(exc)) from exc
 
@@ -155,102 +319,6 @@ def _letter_of(consumer: Consumer, message: Message):
     return DeadLetter.objects.filter(
         consumer=consumer.name, topic=message.topic, partition=message.partition, offset=message.offset
     )
-
-
-def _handler_and_payload(consumer: Consumer, message: Message, envelope: Envelope):
-    """The handler and the validated payload, or the outcome when there is nothing to apply."""
-    handler = consumer.handlers.get(envelope.event_type)
-    if handler is None:
-        return Outcome.SKIPPED
-    try:
-        return handler, schemas.payload_of(envelope)
-    except schemas.SchemaError as exc:
-        dead_letter(consumer, message, DeadLetter.Status.DEAD, str(exc), 1, envelope)
-        return Outcome.DEAD
-
-
-def _apply_in_batch(consumer: Consumer, message: Message, envelope: Envelope) -> Outcome:
-    prepared = _handler_and_payload(consumer, message, envelope)
-    if isinstance(prepared, Outcome):
-        return prepared
-    handler, payload = prepared
-    try:
-        # No savepoint: a handler that raises aborts the whole batch, which is then applied
-        # message by message, with _apply()'s retries and dead-lettering.
-        return _apply_once(consumer, message, envelope, payload, handler, savepoint=False)
-    except InfrastructureError:
-        raise
-    except Exception as exc:
-        raise BatchAborted(f"{envelope.event_type} {envelope.event_id}: {type(exc).__name__}: {exc}") from exc
-
-
-def _apply(consumer: Consumer, message: Message, envelope: Envelope) -> Outcome:
-    prepared = _handler_and_payload(consumer, message, envelope)
-    if isinstance(prepared, Outcome):
-        return prepared
-    handler, payload = prepared
-
-    attempts = 0
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(settings.EVENTS_HANDLER_ATTEMPTS),
-        wait=tenacity.wait_exponential(multiplier=settings.EVENTS_HANDLER_BACKOFF_SECONDS, max=5),
-        retry=tenacity.retry_if_not_exception_type(InfrastructureError),
-        before_sleep=lambda state: metrics.HANDLER_RETRIES.labels(consumer.name, envelope.event_type).inc(),
-        reraise=True,
-    )
-    try:
-        for attempt in retrying:
-            with attempt:
-                attempts = attempt.retry_state.attempt_number
-                return _apply_once(consumer, message, envelope, payload, handler)
-    except InfrastructureError:
-        raise
-    except Exception as exc:
-        logger.exception("handler failed %s times; dead-lettering %s", attempts, envelope.event_type)
-        dead_letter(
-            consumer, message, DeadLetter.Status.DEAD, f"{type(exc).__name__}: {exc}", attempts, envelope
-        )
-        return Outcome.DEAD
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-INBOX_INSERT = """
-    INSERT INTO events_inboxevent
-        (consumer, event_id, event_type, aggregate_id, sequence, topic, partition, "offset", processed_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())
-    ON CONFLICT (consumer, event_id) DO NOTHING
-    RETURNING id
-"""
-
-
-def _apply_once(consumer, message, envelope, payload, handler, savepoint: bool = True) -> Outcome:
-    started = time.perf_counter()
-    try:
-        with transaction.atomic(savepoint=savepoint):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    INBOX_INSERT,
-                    [
-                        consumer.name,
-                        envelope.event_id,
-                        envelope.event_type,
-                        envelope.aggregate_id,
-                        envelope.sequence,
-                        message.topic,
-                        message.partition,
-                        message.offset,
-                    ],
-                )
-                if cursor.fetchone() is None:
-                    return Outcome.DUPLICATE
-            handler(envelope, payload)
-    except (OperationalError, InterfaceError) as exc:
-        raise InfrastructureError(str(exc)) from exc
-    finally:
-        metrics.HANDLER_SECONDS.labels(consumer.name, envelope.event_type).observe(
-            time.perf_counter() - started
-        )
-    return Outcome.APPLIED
 
 
 def dead_letter(

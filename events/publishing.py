@@ -7,21 +7,64 @@
 
 Nothing here talks to Kafka: the relay (events/relay.py) publishes committed rows. A change
 and its event are committed together or not at all.
+
+A consumer applying a batch collects what its handlers publish (outbox_batch()) and writes it
+with one multi-row INSERT at the end of the batch, in the batch's transaction; outside such a
+block each publish() writes its row at once.
 """
 
+import contextlib
+import contextvars
 import json
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from events import schemas
 from events.envelope import Envelope, EnvelopeEncoder
-from events.models import OutboxEvent
 from events.topics import event_topic
 
 
 class PublishOutsideTransaction(RuntimeError):
     """publish() was called outside transaction.atomic(): the event could outlive a rolled-back change."""
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One outbox row as it is written: the envelope's columns and its JSON, the message's value."""
+
+    event_id: str
+    topic: str
+    event_type: str
+    event_version: int
+    aggregate_type: str
+    aggregate_id: str
+    sequence: int
+    correlation_id: str
+    body: str
+
+
+# The rows of OUTBOX_INSERT, column by column (arrays, in the order the events were published).
+OUTBOX_ROWS = """
+    unnest(%s::uuid[], %s::text[], %s::text[], %s::smallint[], %s::text[], %s::text[], %s::bigint[],
+           %s::text[], %s::text[]) WITH ORDINALITY
+        AS r(event_id, topic, event_type, event_version, aggregate_type, aggregate_id, sequence,
+             correlation_id, body, n)
+"""
+OUTBOX_INSERT = f"""
+    INSERT INTO events_outboxevent
+        (event_id, topic, event_type, event_version, aggregate_type, aggregate_id, sequence,
+         correlation_id, body, created_at, attempts, last_error)
+    SELECT r.event_id, r.topic, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
+           r.sequence, r.correlation_id, r.body, now(), 0, ''
+    FROM {OUTBOX_ROWS}
+    ORDER BY r.n
+"""
+
+_collecting: contextvars.ContextVar[list[OutboxRow] | None] = contextvars.ContextVar(
+    "events_outbox_rows", default=None
+)
 
 
 def publish(
@@ -42,6 +85,37 @@ def publish(
     """
     if not transaction.get_connection().in_atomic_block:
         raise PublishOutsideTransaction(f"publish({event_type!r}) must run inside transaction.atomic()")
+    envelope, row = outbox_row(
+        event_type,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        sequence=sequence,
+        payload=payload,
+        correlation_id=correlation_id,
+        caused_by=caused_by,
+        topic=topic,
+    )
+    collected = _collecting.get()
+    if collected is not None:
+        collected.append(row)
+    else:
+        outbox_insert([row])
+    return envelope
+
+
+def outbox_row(
+    event_type: str,
+    *,
+    aggregate_type: str,
+    aggregate_id: str,
+    sequence: int,
+    payload: dict,
+    correlation_id: str | None = None,
+    caused_by: Envelope | None = None,
+    topic: str | None = None,
+) -> tuple[Envelope, OutboxRow]:
+    """The event's envelope and the outbox row that carries it, validated, not yet written: for a
+    caller that writes the row in a statement of its own (OUTBOX_ROWS, outbox_columns())."""
     version = schemas.latest_version(event_type)
     envelope = Envelope(
         event_type=event_type,
@@ -54,14 +128,50 @@ def publish(
         correlation_id=str(caused_by.correlation_id if caused_by else (correlation_id or aggregate_id)),
         causation_id=caused_by.event_id if caused_by else None,
     )
-    OutboxEvent.objects.create(
+    row = OutboxRow(
         event_id=envelope.event_id,
         topic=topic or event_topic(settings.SERVICE_NAME),
         event_type=event_type,
+        event_version=version,
         aggregate_type=aggregate_type,
         aggregate_id=envelope.aggregate_id,
         sequence=sequence,
         correlation_id=envelope.correlation_id,
-        envelope=json.loads(envelope.to_json()),
+        body=envelope.to_json().decode(),
     )
-    return envelope
+    return envelope, row
+
+
+def outbox_columns(rows: list[OutboxRow]) -> list[list]:
+    """The parameters of OUTBOX_ROWS for `rows`: one list per column."""
+    return [
+        [row.event_id for row in rows],
+        [row.topic for row in rows],
+        [row.event_type for row in rows],
+        [row.event_version for row in rows],
+        [row.aggregate_type for row in rows],
+        [row.aggregate_id for row in rows],
+        [row.sequence for row in rows],
+        [row.correlation_id for row in rows],
+        [row.body for row in rows],
+    ]
+
+
+def outbox_insert(rows: list[OutboxRow]) -> None:
+    """Write `rows` to the outbox with one statement, in their order (the relay's order)."""
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.execute(OUTBOX_INSERT, outbox_columns(rows))
+
+
+@contextlib.contextmanager
+def outbox_batch():
+    """Collect what is published inside the block and write it with one INSERT as the block ends
+    (inside the caller's transaction; nothing is written when the block raises)."""
+    rows: list[OutboxRow] = []
+    token = _collecting.set(rows)
+    try:
+        yield
+    finally:
+        _collecting.reset(token)
+    outbox_insert(rows)

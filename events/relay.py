@@ -2,15 +2,19 @@
 
 - It wakes on PostgreSQL NOTIFY (a trigger on the outbox table fires one per inserting
   transaction) and polls as a fallback.
-- It claims rows with SELECT ... FOR UPDATE SKIP LOCKED, so several relays can run at once, and
-  takes an aggregate's row only when no earlier row of that aggregate is still unpublished, so
-  one aggregate's events reach Kafka in order even with several relays and after failures.
-- It publishes with an idempotent producer (acks=all) and marks a row published only once the
-  broker confirmed it. With Kafka down, rows stay unpublished; it backs off and tries again.
+- It claims and marks a batch with one statement (UPDATE ... SET published_at ... RETURNING, over
+  SELECT ... FOR UPDATE SKIP LOCKED), so several relays can run at once, and takes an
+  aggregate's row only when no earlier row of that aggregate is still unpublished, so one
+  aggregate's events reach Kafka in order even with several relays and after failures.
+- It publishes each row's stored body as the message's value, unchanged (no parsing), with an
+  idempotent producer (acks=all), and commits the batch's transaction only once the broker
+  confirmed every message: a row the broker did not confirm is put back (unpublished, its
+  attempt counted) in the same transaction; a relay killed before its commit leaves the whole
+  batch unpublished, to be sent again (consumers' inboxes absorb the repeat). With Kafka down,
+  rows stay unpublished; it backs off and tries again.
 """
 
 import contextlib
-import json
 import logging
 import select
 import threading
@@ -20,27 +24,38 @@ from dataclasses import dataclass, field
 import psycopg2
 from confluent_kafka import Producer
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from events import kafka, metrics
-from events.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "events_outbox"
 
 CLAIM = """
-    SELECT id, topic, aggregate_id, envelope FROM events_outboxevent AS o
-    WHERE published_at IS NULL
-      AND NOT EXISTS (
-          SELECT 1 FROM events_outboxevent AS earlier
-          WHERE earlier.aggregate_id = o.aggregate_id AND earlier.published_at IS NULL AND earlier.id < o.id
-      )
-    ORDER BY id
-    LIMIT %s
-    FOR UPDATE SKIP LOCKED
+    UPDATE events_outboxevent AS o SET published_at = now()
+    FROM (
+        SELECT id FROM events_outboxevent AS c
+        WHERE published_at IS NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM events_outboxevent AS earlier
+              WHERE earlier.aggregate_id = c.aggregate_id AND earlier.published_at IS NULL
+                AND earlier.id < c.id
+          )
+        ORDER BY id
+        LIMIT %s
+        FOR UPDATE SKIP LOCKED
+    ) AS claimed
+    WHERE o.id = claimed.id
+    RETURNING o.id, o.topic, o.aggregate_id, o.body, o.event_id::text, o.event_type, o.event_version,
+              o.correlation_id
+"""
+
+PUT_BACK = """
+    UPDATE events_outboxevent AS o
+    SET published_at = NULL, attempts = o.attempts + 1, last_error = failed.error
+    FROM unnest(%s::bigint[], %s::text[]) AS failed(id, error)
+    WHERE o.id = failed.id
 """
 
 
@@ -74,42 +89,41 @@ def relay_batch(producer: Producer, *, batch_size: int) -> BatchResult:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(CLAIM, [batch_size])
-            rows = cursor.fetchall()
+            rows = sorted(cursor.fetchall())  # in commit order: RETURNING keeps none
         result.claimed = len(rows)
         if not rows:
             return result
-        delivered: set[int] = set()
+        delivered: list[str] = []
 
         def on_delivery(row_id, err, msg):
             if err is None:
-                delivered.add(row_id)
-                metrics.OUTBOX_PUBLISHED.labels(msg.topic()).inc()
+                delivered.append(msg.topic())
             else:
                 result.errors[row_id] = str(err)
                 result.producer_failed |= err.fatal()
-                metrics.OUTBOX_PUBLISH_ERRORS.inc()
 
-        for row_id, topic, aggregate_id, envelope in rows:
-            envelope = json.loads(envelope) if isinstance(envelope, str) else envelope
+        for row_id, topic, aggregate_id, body, event_id, event_type, version, correlation_id in rows:
             producer.produce(
                 topic,
-                key=aggregate_id.encode(),
-                value=json.dumps(envelope, separators=(",", ":")).encode(),
+                key=aggregate_id,
+                value=body,
                 headers={
-                    "event_id": envelope["event_id"],
-                    "event_type": envelope["event_type"],
-                    "version": str(envelope["version"]),
-                    "correlation_id": envelope["correlation_id"],
+                    "event_id": event_id,
+                    "event_type": event_type,
+                    "version": str(version),
+                    "correlation_id": correlation_id,
                 },
                 on_delivery=lambda err, msg, row_id=row_id: on_delivery(row_id, err, msg),
             )
         # Every message ends delivered or failed within message.timeout.ms.
         while len(producer):
             producer.flush(1.0)
-        if delivered:
-            OutboxEvent.objects.filter(id__in=delivered).update(published_at=timezone.now())
-        for row_id, error in result.errors.items():
-            OutboxEvent.objects.filter(id=row_id).update(attempts=F("attempts") + 1, last_error=error)
+        if result.errors:
+            with connection.cursor() as cursor:
+                cursor.execute(PUT_BACK, [list(result.errors), list(result.errors.values())])
+            metrics.OUTBOX_PUBLISH_ERRORS.inc(len(result.errors))
+        for topic in set(delivered):
+            metrics.OUTBOX_PUBLISHED.labels(topic).inc(delivered.count(topic))
         result.published = len(delivered)
     return result
 
@@ -154,11 +168,9 @@ class Relay:
             logger.info("outbox relay stopped")
 
     def _step(self, producer: Producer) -> BatchResult:
-        close_old_connections()
         self._listen()
         result = relay_batch(producer, batch_size=self.batch_size)
-        if result.published:
-            logger.info("published %s outbox events", result.published)
+        logger.debug("published %s outbox events", result.published)
         return result
 
     def _fail(self, reason: str) -> None:

@@ -127,6 +127,8 @@ def _dry_run(consumer: Consumer, message: Message) -> str:
         return "would dead-letter (unreadable)"
     if envelope.event_type not in consumer.handlers:
         return "no handler"
+    if not consumer.inbox:
+        return "would apply (changes nothing if already applied)"
     if InboxEvent.objects.filter(consumer=consumer.name, event_id=envelope.event_id).exists():
         return "already applied"
     return "would apply"

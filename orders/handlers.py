@@ -6,22 +6,35 @@ from events.topics import event_topic
 from orders.services import catalog, saga
 
 
-def on_product_updated(envelope, payload):
-    catalog.catalog_apply_product(envelope=envelope, sku=payload.sku, name=payload.name, price=payload.price)
+def on_product_updated(events):
+    for event in events:
+        payload = event.payload
+        catalog.catalog_apply_product(
+            envelope=event.envelope, sku=payload.sku, name=payload.name, price=payload.price
+        )
 
 
-def on_inventory_rejected(envelope, payload):
-    saga.order_apply_inventory_rejected(order_id=payload.order_id, reason=payload.reason, caused_by=envelope)
+def on_inventory_rejected(events):
+    for event in events:
+        saga.order_apply_inventory_rejected(
+            order_id=event.payload.order_id, reason=event.payload.reason, caused_by=event.envelope
+        )
 
 
-def on_payment_processed(envelope, payload):
-    saga.order_apply_payment(
-        order_id=payload.order_id, succeeded=payload.status == "succeeded", caused_by=envelope
-    )
+def on_payment_processed(events):
+    for event in events:
+        saga.order_apply_payment(
+            order_id=event.payload.order_id,
+            succeeded=event.payload.status == "succeeded",
+            caused_by=event.envelope,
+        )
 
 
-def on_fail_order(envelope, payload):
-    saga.order_fail(order_id=payload.order_id, reason=payload.reason, caused_by=envelope)
+def on_fail_order(events):
+    for event in events:
+        saga.order_fail(
+            order_id=event.payload.order_id, reason=event.payload.reason, caused_by=event.envelope
+        )
 
 
 CONSUMER = Consumer(

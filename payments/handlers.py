@@ -6,27 +6,35 @@ from events.topics import event_topic
 from payments import services
 
 
-def on_order_created(envelope, payload):
-    services.payment_note_order(
-        order_id=payload.order_id,
-        amount=payload.total_amount,
-        currency=payload.currency,
-        card_token=payload.payment_token,
-        caused_by=envelope,
-    )
+def on_order_created(events):
+    for event in events:
+        services.payment_note_order(
+            order_id=event.payload.order_id,
+            amount=event.payload.total_amount,
+            currency=event.payload.currency,
+            card_token=event.payload.payment_token,
+            caused_by=event.envelope,
+        )
 
 
-def on_inventory_reserved(envelope, payload):
-    services.payment_note_stock_held(order_id=payload.order_id, caused_by=envelope)
+def on_inventory_reserved(events):
+    for event in events:
+        services.payment_note_stock_held(order_id=event.payload.order_id, caused_by=event.envelope)
 
 
-def on_order_ended(envelope, payload):
-    reason = getattr(payload, "reason", "") or envelope.event_type
-    services.payment_settle_ended_order(order_id=payload.order_id, reason=reason, caused_by=envelope)
+def on_order_ended(events):
+    for event in events:
+        reason = getattr(event.payload, "reason", "") or event.envelope.event_type
+        services.payment_settle_ended_order(
+            order_id=event.payload.order_id, reason=reason, caused_by=event.envelope
+        )
 
 
-def on_refund_payment(envelope, payload):
-    services.payment_refund_for_order(order_id=payload.order_id, reason=payload.reason, caused_by=envelope)
+def on_refund_payment(events):
+    for event in events:
+        services.payment_refund_for_order(
+            order_id=event.payload.order_id, reason=event.payload.reason, caused_by=event.envelope
+        )
 
 
 CONSUMER = Consumer(

@@ -5,8 +5,9 @@ from events.topics import event_topic
 from reconciliation.services import projection
 
 
-def on_saga_event(envelope, payload):
-    projection.saga_apply_event(envelope=envelope, payload=payload)
+def on_saga_events(events):
+    for event in events:
+        projection.saga_apply_event(envelope=event.envelope, payload=event.payload)
 
 
 CONSUMER = Consumer(
@@ -16,5 +17,5 @@ CONSUMER = Consumer(
         event_topic("inventory"),
         event_topic("payments"),
     ),
-    handlers=dict.fromkeys((*projection.STATUS_OF_EVENT, "PaymentProcessed"), on_saga_event),
+    handlers=dict.fromkeys((*projection.STATUS_OF_EVENT, "PaymentProcessed"), on_saga_events),
 )

@@ -150,6 +150,10 @@ EVENTS_CONSUMER_SESSION_TIMEOUT_MS = env.int("EVENTS_CONSUMER_SESSION_TIMEOUT_MS
 # a rebalance or a clean stop): a consumer killed in between re-reads at most this much, which
 # the inbox absorbs, instead of a broker round trip after every batch.
 EVENTS_CONSUMER_COMMIT_INTERVAL_MS = env.int("EVENTS_CONSUMER_COMMIT_INTERVAL_MS", default=1000)
+# The consumers' batching window: the broker answers a consumer's fetch once this many bytes
+# are there for it, or once this many milliseconds have passed (docs/benchmarks.md, "Batching").
+EVENTS_CONSUMER_FETCH_MIN_BYTES = env.int("EVENTS_CONSUMER_FETCH_MIN_BYTES", default=1)
+EVENTS_CONSUMER_FETCH_WAIT_MS = env.int("EVENTS_CONSUMER_FETCH_WAIT_MS", default=500)
 # How long the relay waits for the broker to confirm a message before retrying it later.
 EVENTS_RELAY_MESSAGE_TIMEOUT_MS = env.int("EVENTS_RELAY_MESSAGE_TIMEOUT_MS", default=15000)
 EVENTS_RELAY_MAX_BACKOFF_SECONDS = env.int("EVENTS_RELAY_MAX_BACKOFF_SECONDS", default=30)

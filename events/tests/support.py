@@ -21,7 +21,7 @@ from confluent_kafka.admin import NewTopic
 from django.db import connection, connections
 
 from events import kafka, schemas
-from events.consumers import Consumer
+from events.consumers import Consumer, Event
 from events.consuming import ConsumerLoop
 from events.envelope import Envelope
 
@@ -72,16 +72,24 @@ def account(account: str) -> tuple[int, int] | None:
         return cursor.fetchone()
 
 
-def handle_credited(envelope: Envelope, payload: CreditedV2) -> None:
-    """Add the credit, unless the ledger already applied this sequence or a later one."""
+def handle_credited(events: list[Event]) -> None:
+    """Add each credit, unless the ledger already applied its sequence or a later one: one
+    statement for the batch, as a real handler does (one event per account per call)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE test_ledger SET balance = balance + %s, sequence = %s"
-            " WHERE account = %s AND sequence < %s",
-            [payload.amount_cents, envelope.sequence, envelope.aggregate_id, envelope.sequence],
+            "UPDATE test_ledger AS l SET balance = l.balance + c.amount, sequence = c.sequence"
+            " FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS c(account, amount, sequence)"
+            " WHERE l.account = c.account AND l.sequence < c.sequence",
+            [
+                [e.envelope.aggregate_id for e in events],
+                [e.payload.amount_cents for e in events],
+                [e.envelope.sequence for e in events],
+            ],
         )
-        if cursor.rowcount == 0 and account(envelope.aggregate_id) is None:
-            raise NoSuchAccount(f"no account {envelope.aggregate_id}")
+        if cursor.rowcount < len(events):
+            missing = [e.envelope.aggregate_id for e in events if account(e.envelope.aggregate_id) is None]
+            if missing:
+                raise NoSuchAccount(f"no account {', '.join(missing)}")
 
 
 def ledger_consumer(topic: str) -> Consumer:

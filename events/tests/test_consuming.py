@@ -218,7 +218,9 @@ def test_a_stale_duplicate_changes_nothing_even_when_its_event_id_is_new(topic):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_applying_an_event_costs_three_statements_and_one_transaction(topic, django_assert_num_queries):
+def test_applying_one_message_on_its_own_costs_its_statements_and_one_transaction(
+    topic, django_assert_num_queries
+):
     # the dead-letter check; then BEGIN, the inbox row, the handler's own update, COMMIT
     support.open_account("a")
     consumer = support.ledger_consumer(topic)
@@ -231,20 +233,60 @@ def test_applying_an_event_costs_three_statements_and_one_transaction(topic, dja
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_is_applied_in_one_transaction_without_savepoints(topic, django_assert_num_queries):
-    # BEGIN; per message the inbox row and the handler's update, no savepoint; one COMMIT
-    for name in "abc":
+def test_a_batch_costs_the_same_statements_whatever_its_size(topic, django_assert_num_queries):
+    # BEGIN; one inbox insert for every message; the handler's one update; COMMIT
+    names = [f"acct-{n}" for n in range(50)]
+    for name in names:
         support.open_account(name)
     consumer = support.ledger_consumer(topic)
     messages = [
-        Message(topic, 0, n, name.encode(), credited(name, 1, 100).to_json()) for n, name in enumerate("abc")
+        Message(topic, 0, n, name.encode(), credited(name, 1, 100).to_json()) for n, name in enumerate(names)
     ]
 
-    with django_assert_num_queries(1 + 2 * 3 + 1):
-        outcomes = process_batch(consumer, messages, blocked=set())
+    with django_assert_num_queries(4):
+        outcomes = process_batch(consumer, messages, parked=set())
 
-    assert outcomes == [Outcome.APPLIED] * 3
-    assert [account(name) for name in "abc"] == [(100, 1)] * 3
+    assert outcomes == [Outcome.APPLIED] * 50
+    assert [account(name) for name in names] == [(100, 1)] * 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_applies_each_aggregates_events_in_order_in_rounds(topic, django_assert_num_queries):
+    # a's three credits are applied one round each: each sees the sequence the one before wrote
+    support.open_account("a")
+    support.open_account("b")
+    consumer = support.ledger_consumer(topic)
+    events = [credited("a", 1, 100), credited("b", 1, 10), credited("a", 2, 200), credited("a", 3, 300)]
+    messages = [Message(topic, 0, n, e.key, e.to_json()) for n, e in enumerate(events)]
+
+    with django_assert_num_queries(1 + 1 + 3 + 1):  # BEGIN, inbox, three rounds, COMMIT
+        outcomes = process_batch(consumer, messages, parked=set())
+
+    assert outcomes == [Outcome.APPLIED] * 4
+    assert account("a") == (600, 3)
+    assert account("b") == (10, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_twice_in_one_batch_is_applied_once(topic):
+    support.open_account("a")
+    consumer = support.ledger_consumer(topic)
+    event = credited("a", 1, 100)
+    messages = [Message(topic, 0, 0, b"a", event.to_json()), Message(topic, 0, 1, b"a", event.to_json())]
+
+    outcomes = process_batch(consumer, messages, parked=set())
+
+    assert outcomes == [Outcome.APPLIED, Outcome.DUPLICATE]
+    assert account("a") == (100, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_messages_of_types_the_consumer_does_not_handle_are_skipped_by_their_header_unread(topic):
+    consumer = support.ledger_consumer(topic)
+    unread = Message(topic, 0, 0, b"a", b"not even JSON", event_type="SomethingElse")
+
+    assert process_batch(consumer, [unread], parked=set()) == [Outcome.SKIPPED]
+    assert not DeadLetter.objects.filter(consumer=consumer.name).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -257,7 +299,7 @@ def test_a_handler_failing_in_a_batch_rolls_the_whole_batch_back(topic):
     ]
 
     with pytest.raises(BatchAborted, match="NoSuchAccount"):
-        process_batch(consumer, messages, blocked=set())
+        process_batch(consumer, messages, parked=set())
 
     assert account("a") == (0, 0)
     assert not InboxEvent.objects.filter(consumer=consumer.name).exists()
