@@ -45,22 +45,32 @@ class OutboxRow:
     body: str
 
 
-# The rows of OUTBOX_INSERT, column by column (arrays, in the order the events were published).
+# The rows to write, column by column (arrays, in the order the events were published).
 OUTBOX_ROWS = """
     unnest(%s::uuid[], %s::text[], %s::text[], %s::smallint[], %s::text[], %s::text[], %s::bigint[],
            %s::text[], %s::text[]) WITH ORDINALITY
         AS r(event_id, topic, event_type, event_version, aggregate_type, aggregate_id, sequence,
              correlation_id, body, n)
 """
-OUTBOX_INSERT = f"""
-    INSERT INTO events_outboxevent
-        (event_id, topic, event_type, event_version, aggregate_type, aggregate_id, sequence,
-         correlation_id, body, created_at, attempts, last_error)
-    SELECT r.event_id, r.topic, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
-           r.sequence, r.correlation_id, r.body, now(), 0, ''
-    FROM {OUTBOX_ROWS}
-    ORDER BY r.n
-"""
+
+
+def outbox_insert_sql(*, only_if: str = "TRUE") -> str:
+    """The INSERT of outbox rows: its parameters are outbox_columns(rows). `only_if` is a SQL
+    condition (constant text, never values) for a caller that writes the rows in a statement of
+    its own only when another part of it took effect (order placement: a new order)."""
+    return f"""
+        INSERT INTO events_outboxevent
+            (event_id, topic, event_type, event_version, aggregate_type, aggregate_id, sequence,
+             correlation_id, body, created_at, attempts, last_error)
+        SELECT r.event_id, r.topic, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
+               r.sequence, r.correlation_id, r.body, now(), 0, ''
+        FROM {OUTBOX_ROWS}
+        WHERE {only_if}
+        ORDER BY r.n
+    """
+
+
+OUTBOX_INSERT = outbox_insert_sql()
 
 _collecting: contextvars.ContextVar[list[OutboxRow] | None] = contextvars.ContextVar(
     "events_outbox_rows", default=None
@@ -115,7 +125,7 @@ def outbox_row(
     topic: str | None = None,
 ) -> tuple[Envelope, OutboxRow]:
     """The event's envelope and the outbox row that carries it, validated, not yet written: for a
-    caller that writes the row in a statement of its own (OUTBOX_ROWS, outbox_columns())."""
+    caller that writes the row in a statement of its own (outbox_insert_sql(), outbox_columns())."""
     version = schemas.latest_version(event_type)
     envelope = Envelope(
         event_type=event_type,
@@ -143,7 +153,7 @@ def outbox_row(
 
 
 def outbox_columns(rows: list[OutboxRow]) -> list[list]:
-    """The parameters of OUTBOX_ROWS for `rows`: one list per column."""
+    """The parameters of outbox_insert_sql() for `rows`: one list per column."""
     return [
         [row.event_id for row in rows],
         [row.topic for row in rows],

@@ -1,20 +1,26 @@
 """Placing and cancelling orders: the customer's side of the saga.
 
-Placing touches only the orders database: it prices the lines from the local catalog, saves the
-order `pending` and writes OrderCreated to the outbox, in one transaction, and returns at once.
+Placing touches only the orders database: it prices the lines from the local catalog, then
+writes the order `pending`, its lines, its history and OrderCreated's outbox row with one
+statement (orders/sql.py; one round trip, atomic on its own), and returns at once. An
+idempotency key the customer already used writes nothing and returns the order first placed
+with it; a second request with the key while the first is being written waits for it (the
+unique index) and gets the same order.
 """
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from events.contracts.payments import CARD_TOKENS
-from events.publishing import publish
-from orders import state
-from orders.models import CatalogProduct, Order, OrderLine, OrderStatusChange
+from events.publishing import outbox_columns, outbox_row, publish
+from orders import selectors, sql, state
+from orders.models import Order, OrderLine, OrderStatusChange
 
 MAX_LINES = 50
 MAX_QUANTITY = 100
@@ -24,6 +30,18 @@ MAX_QUANTITY = 100
 class LineIn:
     sku: str
     quantity: int
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """An order as placement left it, with its lines and history, so that answering the customer
+    reads nothing back."""
+
+    order: Order
+    lines: list[OrderLine]
+    history: list[OrderStatusChange]
+    # False when an idempotency key returned the order first placed with it.
+    created: bool
 
 
 class PlacementError(Exception):
@@ -38,10 +56,6 @@ class IdempotencyKeyReused(Exception):
     """The key was already used with a different request."""
 
 
-class RequestInFlight(Exception):
-    """A request with the same key is still being processed."""
-
-
 def request_fingerprint(body: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -53,57 +67,76 @@ def order_place(
     payment_token: str,
     idempotency_key: str | None = None,
     fingerprint: str = "",
-) -> tuple[Order, bool]:
-    """Place the order; returns (order, created). With an idempotency key, the same key and request
-    return the order first placed with it; the key with another request raises IdempotencyKeyReused."""
+) -> PlacedOrder:
+    """Place the order. With an idempotency key, the same key and request return the order first
+    placed with it; the key with another request raises IdempotencyKeyReused."""
     if payment_token not in CARD_TOKENS:
         raise PlacementError({"payment_token": [f"unknown payment token {payment_token!r}"]})
-    with transaction.atomic():
-        if idempotency_key is not None:
-            if not _try_lock(f"{customer.pk}:{idempotency_key}"):
-                raise RequestInFlight(idempotency_key)
-            existing = Order.objects.filter(customer=customer, idempotency_key=idempotency_key).first()
-            if existing is not None:
-                if existing.request_fingerprint != fingerprint:
-                    raise IdempotencyKeyReused(idempotency_key)
-                return existing, False
-        prices = dict(
-            CatalogProduct.objects.filter(sku__in={line.sku for line in lines}).values_list("sku", "price")
+    prices = selectors.catalog_prices({line.sku for line in lines})
+    unknown = sorted({line.sku for line in lines} - set(prices))
+    if unknown:
+        raise PlacementError({"items": [f"unknown sku: {', '.join(unknown)}"]})
+    order = Order(
+        order_id=uuid.uuid4(),
+        customer=customer,
+        status=Order.Status.PENDING,
+        total_amount=sum((prices[line.sku] * line.quantity for line in lines), Decimal("0.00")),
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    order.created_at = order.updated_at = now = timezone.now()
+    order_lines = [
+        OrderLine(order=order, sku=line.sku, quantity=line.quantity, unit_price=prices[line.sku])
+        for line in lines
+    ]
+    _, created_event = outbox_row(
+        "OrderCreated",
+        aggregate_type="order",
+        aggregate_id=str(order.order_id),
+        sequence=order.version,
+        payload={
+            "order_id": str(order.order_id),
+            "customer_id": str(customer.pk),
+            "lines": [
+                {"sku": x.sku, "quantity": x.quantity, "unit_price": x.unit_price} for x in order_lines
+            ],
+            "total_amount": order.total_amount,
+            "currency": order.currency,
+            "payment_token": payment_token,
+        },
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.ORDER_PLACE,
+            [
+                order.order_id,
+                customer.pk,
+                order.total_amount,
+                order.currency,
+                idempotency_key,
+                fingerprint,
+                now,
+                now,
+                [x.sku for x in order_lines],
+                [x.quantity for x in order_lines],
+                [x.unit_price for x in order_lines],
+                now,
+                *outbox_columns([created_event]),
+            ],
         )
-        unknown = sorted({line.sku for line in lines} - set(prices))
-        if unknown:
-            raise PlacementError({"items": [f"unknown sku: {', '.join(unknown)}"]})
-        total = sum((prices[line.sku] * line.quantity for line in lines), Decimal("0.00"))
-        order = Order.objects.create(
-            customer=customer,
-            total_amount=total,
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint,
-        )
-        order_lines = OrderLine.objects.bulk_create(
-            OrderLine(order=order, sku=line.sku, quantity=line.quantity, unit_price=prices[line.sku])
-            for line in lines
-        )
-        created = OrderStatusChange.objects.create(order=order, status=Order.Status.PENDING)
-        publish(
-            "OrderCreated",
-            aggregate_type="order",
-            aggregate_id=str(order.order_id),
-            sequence=order.version,
-            payload={
-                "order_id": str(order.order_id),
-                "customer_id": str(customer.pk),
-                "lines": [
-                    {"sku": x.sku, "quantity": x.quantity, "unit_price": x.unit_price} for x in order_lines
-                ],
-                "total_amount": order.total_amount,
-                "currency": order.currency,
-                "payment_token": payment_token,
-            },
-        )
-    # What was just written, so rendering the order reads nothing back.
-    order._prefetched_objects_cache = {"lines": order_lines, "history": [created]}
-    return order, True
+        placed = cursor.fetchone()
+    if placed is None:
+        return _placed_before(customer, idempotency_key, fingerprint)
+    order._state.adding, order._state.db = False, connection.alias  # it is in the database now
+    history = [OrderStatusChange(order=order, status=Order.Status.PENDING, reason="", at=now)]
+    return PlacedOrder(order, order_lines, history, created=True)
+
+
+def _placed_before(customer, idempotency_key: str, fingerprint: str) -> PlacedOrder:
+    existing = selectors.order_get_by_idempotency_key(customer=customer, idempotency_key=idempotency_key)
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(idempotency_key)
+    return PlacedOrder(existing, list(existing.lines.all()), list(existing.history.all()), created=False)
 
 
 def order_cancel(*, order_id, customer=None, reason: str = "cancelled by customer") -> Order:
@@ -123,9 +156,3 @@ def order_cancel(*, order_id, customer=None, reason: str = "cancelled by custome
             payload={"order_id": str(order.order_id), "reason": reason},
         )
     return order
-
-
-def _try_lock(name: str) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [name])
-        return cursor.fetchone()[0]

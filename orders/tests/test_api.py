@@ -1,11 +1,15 @@
 """The customer API's contract: what it answers, and that bad input changes nothing."""
 
+import threading
+
 import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
 from events.models import OutboxEvent
-from orders.models import Order
+from orders.models import Order, OrderLine, OrderStatusChange
+from orders.services import placement
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -196,25 +200,84 @@ def test_cancel_is_202_while_pending_and_409_once_terminal(api, catalog):
     assert OutboxEvent.objects.filter(event_type="OrderCancelled").count() == 1
 
 
-def test_placing_an_order_costs_a_fixed_number_of_queries(api, catalog, django_assert_num_queries):
-    # savepoint, catalog, order, lines, history, outbox, release
-    with django_assert_num_queries(7):
+def test_placing_an_order_costs_two_statements_and_reads_nothing_back(
+    api, catalog, django_assert_num_queries
+):
+    # the catalog's prices; then the order, its lines, its history and its outbox row in one statement
+    with django_assert_num_queries(2):
         assert api.post("/api/v1/orders", ORDER, format="json").status_code == 202
 
 
+def test_a_placed_order_is_answered_as_reading_it_back_would(api, catalog):
+    placed = api.post(
+        "/api/v1/orders",
+        ORDER | {"items": [{"sku": "MUG", "quantity": 2}, {"sku": "CUP", "quantity": 1}]},
+        format="json",
+    ).json()
+
+    read = api.get(f"/api/v1/orders/{placed['order_id']}").json()
+
+    assert placed == read
+    assert OrderLine.objects.filter(order_id=placed["order_id"]).count() == 2
+    assert OrderStatusChange.objects.filter(order_id=placed["order_id"]).count() == 1
+
+
+def test_a_reused_idempotency_key_writes_no_line_history_or_event(api, catalog):
+    api.post("/api/v1/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    api.post("/api/v1/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert (OrderLine.objects.count(), OrderStatusChange.objects.count()) == (1, 1)
+    assert OutboxEvent.objects.filter(event_type="OrderCreated").count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_request_whose_idempotency_key_is_still_in_flight_gets_409(api, customer, catalog):
-    # given another request holding the key (its transaction not yet committed)
+def test_a_request_sent_while_the_first_with_its_key_is_written_waits_and_gets_that_order(
+    api, customer, catalog
+):
+    # given another connection writing an order under the key, its transaction not yet committed
     other = connections.create_connection("default")
+    first_id = "00000000-0000-4000-8000-0000000000aa"
+    fingerprint = placement.request_fingerprint(ORDER)
+    with other.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute(
+            "INSERT INTO orders_order (order_id, customer_id, status, total_amount, currency, failure_reason,"
+            " version, idempotency_key, request_fingerprint, created_at, updated_at)"
+            " VALUES (%s, %s, 'pending', 19, 'EUR', '', 1, 'k-busy', %s, now(), now())",
+            [first_id, customer.pk, fingerprint],
+        )
+    answers = []
+
+    def send():
+        try:
+            answers.append(api.post("/api/v1/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-busy"))
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    request = threading.Thread(target=send)
     try:
+        # when the request comes while that write is open
+        request.start()
+        wait_until(_a_request_waits_for_a_lock, timeout=10, message="the request to wait for the key")
+        assert answers == []
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"{customer.pk}:k-busy"])
-        # when
-        response = api.post("/api/v1/orders", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k-busy")
+            cursor.execute("COMMIT")
+        request.join(10)
     finally:
         other.close()
 
-    # then
-    assert response.status_code == 409
-    assert "still being processed" in response.json()["detail"]
-    assert nothing_written()
+    # then it waited for the first write and answers with that order, writing nothing of its own
+    assert answers[0].status_code == 202
+    assert answers[0].json()["order_id"] == first_id
+    assert Order.objects.count() == 1
+    assert not OutboxEvent.objects.filter(event_type="OrderCreated").exists()  # the first wrote none here
+
+
+def _a_request_waits_for_a_lock() -> bool:
+    with connections["default"].cursor() as cursor:  # outside `other`'s transaction: fresh statistics
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        )
+        return cursor.fetchone()[0] > 0

@@ -29,10 +29,9 @@ def event(sequence=1, aggregate_id="x") -> Envelope:
 
 @pytest.fixture
 def order(customer, catalog):
-    placed, _ = placement.order_place(
+    return placement.order_place(
         customer=customer, lines=[placement.LineIn("MUG", 1)], payment_token="tok_visa"
-    )
-    return placed
+    ).order
 
 
 def test_a_successful_payment_completes_the_order_and_publishes_it(order):
@@ -71,9 +70,9 @@ def test_the_state_machine_refuses_leaving_a_terminal_state(order):
 
 
 def test_orders_pending_past_the_timeout_fail_with_reason_timeout(order, customer):
-    fresh, _ = placement.order_place(
+    fresh = placement.order_place(
         customer=customer, lines=[placement.LineIn("CUP", 1)], payment_token="tok_visa"
-    )
+    ).order
     Order.objects.filter(pk=order.pk).update(created_at=order.created_at - timedelta(minutes=10))
 
     assert saga.order_fail_stuck(older_than=timedelta(minutes=2)) == 1

@@ -107,13 +107,13 @@ class OrderListView(APIView):
                 "Idempotency-Key",
                 {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
                 OpenApiParameter.HEADER,
-                description="the same key and body return the same order; another body: 422; in flight: 409",
+                description="the same key and body return the same order (a request sent while the "
+                "first is being written waits for it); another body: 422",
             )
         ],
         responses={
             202: serializers.OrderOutSerializer,
             400: error("field by field: what to change"),
-            409: error("a request with this Idempotency-Key is still being processed"),
             413: error("request body too large"),
             422: error("this Idempotency-Key was used with a different request"),
         },
@@ -125,7 +125,7 @@ class OrderListView(APIView):
         if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
             raise ValidationError({"Idempotency-Key": [f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters"]})
         try:
-            order, _ = placement.order_place(
+            placed = placement.order_place(
                 customer=request.user,
                 lines=[placement.LineIn(**item) for item in data.validated_data["items"]],
                 payment_token=data.validated_data["payment_token"],
@@ -139,12 +139,10 @@ class OrderListView(APIView):
                 {"detail": "this Idempotency-Key was already used with a different request; use a new key"},
                 status=status.HTTP_422_UNPROCESSABLE_ENTITY,
             )
-        except placement.RequestInFlight:
-            return Response(
-                {"detail": "a request with this Idempotency-Key is still being processed; retry shortly"},
-                status=status.HTTP_409_CONFLICT,
-            )
-        return Response(serializers.OrderOutSerializer(order).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            serializers.placed_order_data(placed.order, placed.lines, placed.history),
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class OrderDetailView(APIView):
