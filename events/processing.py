@@ -203,9 +203,11 @@ def _apply(consumer: Consumer, ready: list[_Ready]) -> list[bool]:
     events = [r.event for r, is_new in zip(ready, new, strict=True) if is_new]
     if not events:
         return new
-    if consumer.lock is not None:
+    calls = list(_handler_calls(consumer, events))
+    if consumer.lock is not None and len(calls) > 1:
+        # One call locks its own rows in sorted order; several must not each lock theirs in turn.
         consumer.lock(events)
-    for handler, group in _handler_calls(consumer, events):
+    for handler, group in calls:
         started = time.perf_counter()
         handler(group)
         metrics.HANDLER_SECONDS.labels(consumer.name, handler.__name__).observe(time.perf_counter() - started)

@@ -1,7 +1,8 @@
 """The outbox relay that `manage.py relay_outbox` runs: committed outbox rows to Kafka.
 
 - It wakes on PostgreSQL NOTIFY (a trigger on the outbox table fires one per inserting
-  transaction) and polls as a fallback.
+  transaction), waits EVENTS_RELAY_BATCH_WINDOW_MS more for what else is committing (the
+  batching window: fewer, fuller batches under load), and polls as a fallback.
 - It claims and marks a batch with one statement (UPDATE ... SET published_at ... RETURNING, over
   SELECT ... FOR UPDATE SKIP LOCKED), so several relays can run at once, and takes an
   aggregate's row only when no earlier row of that aggregate is still unpublished, so one
@@ -160,8 +161,9 @@ class Relay:
                     )
                     continue
                 self._failures = 0
-                if result.claimed < self.batch_size:
-                    self._wait_for_notify()
+                if result.claimed < self.batch_size and self._wait_for_notify():
+                    # The batching window: what other transactions commit meanwhile joins the batch.
+                    self.stop.wait(settings.EVENTS_RELAY_BATCH_WINDOW_MS / 1000)
         finally:
             producer.flush(10)
             self._close()
@@ -186,7 +188,8 @@ class Relay:
             with self._listener.cursor() as cursor:
                 cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
-    def _wait_for_notify(self) -> None:
+    def _wait_for_notify(self) -> bool:
+        """Wait for a NOTIFY or the next poll; whether a NOTIFY came."""
         self.waiting.set()
         deadline = time.monotonic() + self.poll_interval
         try:
@@ -196,7 +199,8 @@ class Relay:
                 if ready:
                     self._listener.poll()
                     self._listener.notifies.clear()
-                    return
+                    return True
+            return False
         finally:
             self.waiting.clear()
 

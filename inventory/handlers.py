@@ -6,54 +6,56 @@ from events.topics import event_topic
 from inventory import services
 
 
-def on_order_created(events):
-    for event in events:
-        services.reservation_reserve(
-            order_id=event.payload.order_id,
-            lines=[line.model_dump(mode="json") for line in event.payload.lines],
-            caused_by=event.envelope,
-        )
+def lock_rows(events):
+    """Every reservation and product the batch may change, locked in one sorted order."""
+    services.reservations_lock(
+        order_ids=[e.payload.order_id for e in events if hasattr(e.payload, "order_id")],
+        skus={line.sku for e in events if e.envelope.event_type == "OrderCreated" for line in e.payload.lines}
+        | {e.payload.sku for e in events if e.envelope.event_type == "RecountReserved"},
+    )
 
 
-def on_payment_processed(events):
-    for event in events:
-        if event.payload.status == "succeeded":
-            services.reservation_commit(order_id=event.payload.order_id, caused_by=event.envelope)
-        else:
-            services.reservation_release(
-                order_id=event.payload.order_id, reason="payment_declined", caused_by=event.envelope
+def on_orders_created(events):
+    services.reservations_hold(
+        [
+            services.Hold(
+                order_id=e.payload.order_id,
+                lines=[line.model_dump(mode="json") for line in e.payload.lines],
+                caused_by=e.envelope,
             )
+            for e in events
+        ]
+    )
 
 
-def on_order_cancelled(events):
-    for event in events:
-        services.reservation_release(
-            order_id=event.payload.order_id, reason="order_cancelled", caused_by=event.envelope
+def on_order_outcomes(events):
+    """Paid: ship the units. Declined, cancelled, failed, or reconciliation's command: settle."""
+    services.reservations_settle([_settlement(e) for e in events])
+
+
+def _settlement(event) -> services.Settle:
+    payload, event_type = event.payload, event.envelope.event_type
+    order_id, caused_by = payload.order_id, event.envelope
+    if event_type == "PaymentProcessed":
+        if payload.status == "succeeded":
+            return services.Settle(order_id, commit=True, caused_by=caused_by)
+        return services.Settle(order_id, commit=False, reason="payment_declined", caused_by=caused_by)
+    if event_type == "CommitReservation":
+        return services.Settle(order_id, commit=True, caused_by=caused_by)
+    if event_type == "OrderCancelled":
+        return services.Settle(order_id, commit=False, reason="order_cancelled", caused_by=caused_by)
+    if event_type == "OrderFailed":
+        return services.Settle(
+            order_id, commit=False, reason=f"order_failed:{payload.reason}", caused_by=caused_by
         )
-
-
-def on_order_failed(events):
-    for event in events:
-        services.reservation_release(
-            order_id=event.payload.order_id,
-            reason=f"order_failed:{event.payload.reason}",
-            caused_by=event.envelope,
-        )
-
-
-def on_release_reservation(events):
-    for event in events:
-        services.reservation_release(
-            order_id=event.payload.order_id,
-            reason=f"reconciliation: {event.payload.reason}",
-            caused_by=event.envelope,
-            actor=event.payload.requested_by,
-        )
-
-
-def on_commit_reservation(events):
-    for event in events:
-        services.reservation_commit(order_id=event.payload.order_id, caused_by=event.envelope)
+    # ReleaseReservation
+    return services.Settle(
+        order_id,
+        commit=False,
+        reason=f"reconciliation: {payload.reason}",
+        actor=payload.requested_by,
+        caused_by=caused_by,
+    )
 
 
 def on_recount_reserved(events):
@@ -65,14 +67,15 @@ CONSUMER = Consumer(
     name="inventory",
     topics=(event_topic("orders"), event_topic("payments"), event_topic("reconciliation")),
     handlers={
-        "OrderCreated": on_order_created,
-        "OrderCancelled": on_order_cancelled,
-        "OrderFailed": on_order_failed,
-        "PaymentProcessed": on_payment_processed,
+        "OrderCreated": on_orders_created,
+        "OrderCancelled": on_order_outcomes,
+        "OrderFailed": on_order_outcomes,
+        "PaymentProcessed": on_order_outcomes,
         # Reconciliation's commands.
-        "ReleaseReservation": on_release_reservation,
-        "CommitReservation": on_commit_reservation,
+        "ReleaseReservation": on_order_outcomes,
+        "CommitReservation": on_order_outcomes,
         "RecountReserved": on_recount_reserved,
         "RepublishEvents": commands.on_republish_events,
     },
+    lock=lock_rows,
 )

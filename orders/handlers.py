@@ -6,46 +6,42 @@ from events.topics import event_topic
 from orders.services import catalog, saga
 
 
-def on_product_updated(events):
-    for event in events:
-        payload = event.payload
-        catalog.catalog_apply_product(
-            envelope=event.envelope, sku=payload.sku, name=payload.name, price=payload.price
+def on_products_updated(events):
+    catalog.catalog_apply_products(
+        [
+            catalog.ProductVersion(e.payload.sku, e.payload.name, e.payload.price, e.envelope.sequence)
+            for e in events
+        ]
+    )
+
+
+def on_outcomes(events):
+    saga.orders_finish([_outcome(e) for e in events])
+
+
+def _outcome(event) -> saga.Outcome:
+    payload, caused_by = event.payload, event.envelope
+    if event.envelope.event_type == "InventoryRejected":
+        return saga.outcome_of_rejection(
+            order_id=payload.order_id, reason=payload.reason, caused_by=caused_by
         )
-
-
-def on_inventory_rejected(events):
-    for event in events:
-        saga.order_apply_inventory_rejected(
-            order_id=event.payload.order_id, reason=event.payload.reason, caused_by=event.envelope
+    if event.envelope.event_type == "PaymentProcessed":
+        return saga.outcome_of_payment(
+            order_id=payload.order_id, succeeded=payload.status == "succeeded", caused_by=caused_by
         )
-
-
-def on_payment_processed(events):
-    for event in events:
-        saga.order_apply_payment(
-            order_id=event.payload.order_id,
-            succeeded=event.payload.status == "succeeded",
-            caused_by=event.envelope,
-        )
-
-
-def on_fail_order(events):
-    for event in events:
-        saga.order_fail(
-            order_id=event.payload.order_id, reason=event.payload.reason, caused_by=event.envelope
-        )
+    # FailOrder, reconciliation's command
+    return saga.Outcome(payload.order_id, "failed", payload.reason, caused_by)
 
 
 CONSUMER = Consumer(
     name="orders",
     topics=(event_topic("inventory"), event_topic("payments"), event_topic("reconciliation")),
     handlers={
-        "ProductUpdated": on_product_updated,
-        "InventoryRejected": on_inventory_rejected,
-        "PaymentProcessed": on_payment_processed,
+        "ProductUpdated": on_products_updated,
+        "InventoryRejected": on_outcomes,
+        "PaymentProcessed": on_outcomes,
         # Reconciliation's commands.
-        "FailOrder": on_fail_order,
+        "FailOrder": on_outcomes,
         "RepublishEvents": commands.on_republish_events,
     },
 )

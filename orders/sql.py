@@ -34,3 +34,38 @@ ORDER_PLACE = f"""
     outbox AS ({outbox_insert_sql(only_if="EXISTS (SELECT FROM placed)")})
     SELECT order_id FROM placed
 """
+
+# The orders a batch of saga outcomes names, locked in order_id order.
+ORDERS_LOCK = (
+    "SELECT order_id FROM orders_order WHERE order_id = ANY(%s::uuid[]) ORDER BY order_id FOR UPDATE"
+)
+
+# Each order (locked already) to its new status where the state machine allows the move: the
+# allowed (from, to) pairs come as two more arrays (orders/state.py TRANSITIONS). The orders
+# that moved come back with their new version.
+ORDERS_TRANSITION = """
+    UPDATE orders_order AS o
+    SET status = t.to_status, failure_reason = t.reason, version = o.version + 1, updated_at = now()
+    FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS t(order_id, to_status, reason)
+    WHERE o.order_id = t.order_id
+      AND (o.status, t.to_status) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+    RETURNING o.order_id::text, o.version
+"""
+
+ORDERS_HISTORY = """
+    INSERT INTO orders_orderstatuschange (order_id, status, reason, at)
+    SELECT h.order_id, h.status, h.reason, now()
+    FROM unnest(%s::uuid[], %s::text[], %s::text[]) WITH ORDINALITY AS h(order_id, status, reason, n)
+    ORDER BY h.n
+"""
+
+# The catalog from ProductUpdated events, in sku order: an older version never overwrites a newer.
+CATALOG_APPLY = """
+    INSERT INTO orders_catalogproduct AS c (sku, name, price, version, updated_at)
+    SELECT p.sku, p.name, p.price, p.version, now()
+    FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::bigint[]) AS p(sku, name, price, version)
+    ORDER BY p.sku
+    ON CONFLICT (sku) DO UPDATE
+    SET name = EXCLUDED.name, price = EXCLUDED.price, version = EXCLUDED.version, updated_at = now()
+    WHERE c.version < EXCLUDED.version
+"""

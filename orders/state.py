@@ -2,11 +2,18 @@
 
     pending -> completed | failed | cancelled        (terminal states go nowhere)
 
-An illegal transition is refused (IllegalTransition) and logged, never applied.
+An illegal transition is refused (IllegalTransition) and logged, never applied. transition()
+moves one order (locked by its caller); transitions_apply() moves a batch with set-based
+statements (orders/sql.py), checking the same table in SQL.
 """
 
 import logging
+import uuid
+from dataclasses import dataclass
 
+from django.db import connection
+
+from orders import sql
 from orders.models import Order, OrderStatusChange
 
 logger = logging.getLogger(__name__)
@@ -39,3 +46,51 @@ def transition(order: Order, to: str, *, reason: str = "") -> None:
     order.version += 1
     order.save(update_fields=["status", "failure_reason", "version", "updated_at"])
     OrderStatusChange.objects.create(order=order, status=to, reason=reason)
+
+
+@dataclass(frozen=True)
+class Move:
+    """An order to move to `to` (with `reason` when it fails)."""
+
+    order_id: str
+    to: str
+    reason: str = ""
+
+
+def transitions_apply(moves: list[Move]) -> dict[str, int]:
+    """Lock the orders (sorted), move each where the table allows it, record each change; the
+    new version of each order that moved. Unknown orders and refused moves are logged."""
+    wanted = {}
+    for move in moves:
+        try:
+            wanted[str(uuid.UUID(move.order_id))] = move
+        except ValueError:
+            logger.warning("refused: %r is not an order id (%s)", move.order_id, move.to)
+    if not wanted:
+        return {}
+    allowed = [(source, target) for source, targets in TRANSITIONS.items() for target in targets]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.ORDERS_LOCK, [sorted(wanted)])
+        known = {str(row[0]) for row in cursor.fetchall()}
+        cursor.execute(
+            sql.ORDERS_TRANSITION,
+            [
+                list(wanted),
+                [m.to for m in wanted.values()],
+                [m.reason if m.to == Status.FAILED else "" for m in wanted.values()],
+                [source for source, _ in allowed],
+                [target for _, target in allowed],
+            ],
+        )
+        moved = dict(cursor.fetchall())
+        if moved:
+            cursor.execute(
+                sql.ORDERS_HISTORY,
+                [list(moved), [wanted[o].to for o in moved], [wanted[o].reason for o in moved]],
+            )
+    for order_id, move in wanted.items():
+        if order_id not in known:
+            logger.warning("event for unknown order %s", order_id)
+        elif order_id not in moved:
+            logger.warning("refused: order %s -> %s (%s)", order_id, move.to, move.reason or "no reason")
+    return moved

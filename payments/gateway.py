@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 
+from payments import sql
 from payments.models import GatewayCharge
 
 DECLINES = {
@@ -45,17 +47,17 @@ class SimulatedGateway:
 
     def charge(self, *, idempotency_key: str, amount: Decimal, card_token: str) -> ChargeResult:
         self._call()
-        charge = GatewayCharge.objects.filter(idempotency_key=idempotency_key).first()
-        if charge is None:
-            decline = DECLINES.get(card_token, "" if card_token in APPROVED else "invalid_token")
-            charge = GatewayCharge.objects.create(
-                idempotency_key=idempotency_key,
-                reference=f"ch_{uuid.uuid4().hex[:24]}",
-                amount=amount,
-                approved=not decline,
-                decline_code=decline,
+        decline = DECLINES.get(card_token, "" if card_token in APPROVED else "invalid_token")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.GATEWAY_CHARGE,
+                [idempotency_key, f"ch_{uuid.uuid4().hex[:24]}", amount, not decline, decline],
             )
-        return ChargeResult(charge.approved, charge.reference, charge.decline_code)
+            charged = cursor.fetchone()
+            if charged is None:  # the key was charged before: the first result stands
+                cursor.execute(sql.GATEWAY_CHARGE_FIRST, [idempotency_key])
+                charged = cursor.fetchone()
+        return ChargeResult(*charged)
 
     def refund(self, *, reference: str) -> None:
         self._call()

@@ -6,47 +6,35 @@ from events.topics import event_topic
 from payments import services
 
 
-def on_order_created(events):
-    for event in events:
-        services.payment_note_order(
-            order_id=event.payload.order_id,
-            amount=event.payload.total_amount,
-            currency=event.payload.currency,
-            card_token=event.payload.payment_token,
-            caused_by=event.envelope,
-        )
+def on_order_news(events):
+    services.payments_apply([_note(e) for e in events])
 
 
-def on_inventory_reserved(events):
-    for event in events:
-        services.payment_note_stock_held(order_id=event.payload.order_id, caused_by=event.envelope)
-
-
-def on_order_ended(events):
-    for event in events:
-        reason = getattr(event.payload, "reason", "") or event.envelope.event_type
-        services.payment_settle_ended_order(
-            order_id=event.payload.order_id, reason=reason, caused_by=event.envelope
-        )
-
-
-def on_refund_payment(events):
-    for event in events:
-        services.payment_refund_for_order(
-            order_id=event.payload.order_id, reason=event.payload.reason, caused_by=event.envelope
-        )
+def _note(event) -> services.Note:
+    payload, event_type, caused_by = event.payload, event.envelope.event_type, event.envelope
+    if event_type == "OrderCreated":
+        terms = services.Terms(payload.total_amount, payload.currency, payload.payment_token)
+        return services.Note(payload.order_id, terms=terms, caused_by=caused_by)
+    if event_type == "InventoryReserved":
+        return services.Note(payload.order_id, stock_held=True, caused_by=caused_by)
+    if event_type in ("OrderCancelled", "OrderFailed"):
+        return services.Note(payload.order_id, ended=payload.reason or event_type, caused_by=caused_by)
+    # RefundPayment, reconciliation's command
+    return services.Note(
+        payload.order_id, refund=f"refunded by reconciliation: {payload.reason}", caused_by=caused_by
+    )
 
 
 CONSUMER = Consumer(
     name="payments",
     topics=(event_topic("orders"), event_topic("inventory"), event_topic("reconciliation")),
     handlers={
-        "OrderCreated": on_order_created,
-        "OrderCancelled": on_order_ended,
-        "OrderFailed": on_order_ended,
-        "InventoryReserved": on_inventory_reserved,
+        "OrderCreated": on_order_news,
+        "OrderCancelled": on_order_news,
+        "OrderFailed": on_order_news,
+        "InventoryReserved": on_order_news,
         # Reconciliation's commands.
-        "RefundPayment": on_refund_payment,
+        "RefundPayment": on_order_news,
         "RepublishEvents": commands.on_republish_events,
     },
 )

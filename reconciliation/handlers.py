@@ -6,8 +6,7 @@ from reconciliation.services import projection
 
 
 def on_saga_events(events):
-    for event in events:
-        projection.saga_apply_event(envelope=event.envelope, payload=event.payload)
+    projection.saga_apply_events(events)
 
 
 CONSUMER = Consumer(
@@ -18,4 +17,9 @@ CONSUMER = Consumer(
         event_topic("payments"),
     ),
     handlers=dict.fromkeys((*projection.STATUS_OF_EVENT, "PaymentProcessed"), on_saga_events),
+    # The projection folds each order's events of a batch into one write, records each event
+    # once as a step under its unique id, and takes each side's newest version: a redelivered or
+    # replayed event changes nothing without an inbox row.
+    one_event_per_aggregate=False,
+    inbox=False,
 )

@@ -1,15 +1,33 @@
-from events.envelope import Envelope
-from orders.models import CatalogProduct
+"""The catalog read model: the orders service's copy of inventory's products and prices, kept
+from ProductUpdated events; an older version of a product never overwrites a newer one."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+
+from orders import sql
 
 
-def catalog_apply_product(*, envelope: Envelope, sku: str, name: str, price) -> bool:
-    """Apply a ProductUpdated event; an older version never overwrites a newer one. True if applied."""
-    updated = CatalogProduct.objects.filter(sku=sku, version__lt=envelope.sequence).update(
-        name=name, price=price, version=envelope.sequence
-    )
-    if updated:
-        return True
-    _, created = CatalogProduct.objects.get_or_create(
-        sku=sku, defaults={"name": name, "price": price, "version": envelope.sequence}
-    )
-    return created
+@dataclass(frozen=True)
+class ProductVersion:
+    """A product as one ProductUpdated event says it is; `version` is the event's sequence."""
+
+    sku: str
+    name: str
+    price: Decimal
+    version: int
+
+
+def catalog_apply_products(products: list[ProductVersion]) -> None:
+    """Apply a batch of ProductUpdated events (one per product) in one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.CATALOG_APPLY,
+            [
+                [p.sku for p in products],
+                [p.name for p in products],
+                [p.price for p in products],
+                [p.version for p in products],
+            ],
+        )

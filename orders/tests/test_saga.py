@@ -84,7 +84,7 @@ def test_orders_pending_past_the_timeout_fail_with_reason_timeout(order, custome
 
 
 def test_the_catalog_never_lets_an_older_product_event_overwrite_a_newer_one():
-    catalog.catalog_apply_product(envelope=event(2, "MUG"), sku="MUG", name="Mug v2", price=Decimal("2"))
-    catalog.catalog_apply_product(envelope=event(1, "MUG"), sku="MUG", name="Mug v1", price=Decimal("1"))
+    catalog.catalog_apply_products([catalog.ProductVersion("MUG", "Mug v2", Decimal("2"), 2)])
+    catalog.catalog_apply_products([catalog.ProductVersion("MUG", "Mug v1", Decimal("1"), 1)])
 
     assert CatalogProduct.objects.get(sku="MUG").name == "Mug v2"

@@ -5,16 +5,27 @@ least as new as what the projection holds for that side (last write wins by the 
 version), and is recorded as a step of the saga, which is how gaps in a service's sequence of
 events become visible. The sweep repairs the projection from the services' own state the same
 way (projection_refresh).
+
+A batch of events costs two statements whatever its size (reconciliation/sql.py): one insert of
+the steps, which says which events are new (a step per event id: a redelivered event is not,
+so the projection needs no inbox), and one upsert of the sagas they touch, each order once,
+merging its new events into the row without reading it first.
 """
 
-from django.db import transaction
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection, transaction
 from django.utils import timezone
 
+from events.consumers import Event
 from events.envelope import Envelope
-from reconciliation import metrics
-from reconciliation.models import OrderSaga, SagaStep
+from reconciliation import metrics, sql
+from reconciliation.models import OrderSaga
 
 TERMINAL = {"completed", "failed", "cancelled"}
+SIDES = ("order", "reservation", "payment")
 
 # event type -> (side, status it records)
 STATUS_OF_EVENT = {
@@ -30,46 +41,114 @@ STATUS_OF_EVENT = {
 }
 
 
-def saga_apply_event(*, envelope: Envelope, payload) -> OrderSaga:
-    """Record one event of an order's saga (runs in the consumer's transaction)."""
-    saga = _locked(envelope.aggregate_id, envelope.occurred_at)
-    side, status = _side_and_status(envelope, payload)
-    if envelope.event_type == "OrderCreated" and saga.created_at is None:
-        # The order's facts, whenever OrderCreated arrives (a re-driven one may come last).
-        saga.customer = payload.customer_id
-        saga.total_amount, saga.currency = payload.total_amount, payload.currency
-        saga.created_at = envelope.occurred_at
-    if envelope.sequence >= getattr(saga, f"{side}_version"):
-        setattr(saga, f"{side}_status", status)
-        setattr(saga, f"{side}_version", envelope.sequence)
-        if envelope.event_type == "OrderFailed":
-            saga.failure_reason = payload.reason
-        elif envelope.event_type == "PaymentProcessed":
-            saga.payment_amount = payload.amount
-        if side == "order" and status in TERMINAL and saga.ended_at is None:
-            saga.ended_at = envelope.occurred_at
-            if saga.created_at:
+def saga_apply_events(events: list[Event]) -> None:
+    """Record a batch of saga events (in the consumer's transaction): their steps, then each
+    order's saga once."""
+    if not events:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql.STEPS_RECORD, _step_columns(events))
+        new = {row[0] for row in cursor.fetchall()}
+        folds: dict[str, _Fold] = {}
+        for event in events:
+            if event.envelope.event_id in new:
+                new.discard(event.envelope.event_id)  # an event twice in one batch counts once
+                folds.setdefault(event.envelope.aggregate_id, _Fold()).add(event)
+        if not folds:
+            return
+        cursor.execute(sql.SAGAS_MERGE, _saga_columns(folds))
+        for order_id, status, created_at, ended_at in cursor.fetchall():
+            ended = folds[order_id].ended_at
+            if ended is not None and ended_at == ended and created_at is not None:
                 metrics.SAGA_COMPLETION.labels(outcome=status).observe(
-                    max((saga.ended_at - saga.created_at).total_seconds(), 0)
+                    max((ended_at - created_at).total_seconds(), 0)
                 )
-    saga.last_event_at = max(saga.last_event_at, envelope.occurred_at)
-    saga.save()
-    # INSERT ... ON CONFLICT DO NOTHING: a step already recorded (the sweep's repair, a replay)
-    # stays as it is, without a lookup first or a savepoint.
-    SagaStep.objects.bulk_create(
-        [
-            SagaStep(
-                event_id=envelope.event_id,
-                saga=saga,
-                event_type=envelope.event_type,
-                producer=envelope.producer,
-                sequence=envelope.sequence,
-                occurred_at=envelope.occurred_at,
-            )
-        ],
-        ignore_conflicts=True,
-    )
-    return saga
+
+
+def saga_apply_event(*, envelope: Envelope, payload) -> OrderSaga:
+    """Record one event of an order's saga (the batch path with a batch of one); the saga."""
+    with transaction.atomic():
+        saga_apply_events([Event(envelope, payload)])
+    return OrderSaga.objects.get(order_id=envelope.aggregate_id)
+
+
+@dataclass
+class _Side:
+    status: str = ""
+    version: int = 0
+
+
+class _Fold:
+    """What one order's new events of a batch say, side by side, as SAGAS_MERGE takes it."""
+
+    def __init__(self):
+        self.sides = {side: _Side() for side in SIDES}
+        self.failure_reason = ""
+        self.payment_amount: Decimal | None = None
+        self.created: tuple | None = None  # customer, total, currency, created_at (OrderCreated)
+        self.ended_at: datetime | None = None
+        self._ended_sequence = 0
+        self.last_event_at: datetime | None = None
+
+    def add(self, event: Event) -> None:
+        envelope, payload = event.envelope, event.payload
+        side, status = _side_and_status(envelope, payload)
+        if envelope.event_type == "OrderCreated" and self.created is None:
+            self.created = (payload.customer_id, payload.total_amount, payload.currency, envelope.occurred_at)
+        current = self.sides[side]
+        if envelope.sequence >= current.version:
+            current.status, current.version = status, envelope.sequence
+            if side == "order":
+                self.failure_reason = payload.reason if envelope.event_type == "OrderFailed" else ""
+        if envelope.event_type == "PaymentProcessed":
+            self.payment_amount = payload.amount
+        if (
+            side == "order"
+            and status in TERMINAL
+            and (self.ended_at is None or envelope.sequence < self._ended_sequence)
+        ):
+            # The first terminal event ends the order; a later one never moves its end.
+            self.ended_at, self._ended_sequence = envelope.occurred_at, envelope.sequence
+        if self.last_event_at is None or envelope.occurred_at > self.last_event_at:
+            self.last_event_at = envelope.occurred_at
+
+
+def _step_columns(events: list[Event]) -> list[list]:
+    envelopes = [event.envelope for event in events]
+    return [
+        [e.event_id for e in envelopes],
+        [e.aggregate_id for e in envelopes],
+        [e.event_type for e in envelopes],
+        [e.producer for e in envelopes],
+        [e.sequence for e in envelopes],
+        [e.occurred_at for e in envelopes],
+    ]
+
+
+def _saga_columns(folds: dict[str, _Fold]) -> list[list]:
+    columns: list[list] = [[] for _ in range(15)]
+    for order_id, fold in folds.items():
+        customer, total, currency, created_at = fold.created or ("", None, "", None)
+        row = (
+            order_id,
+            customer,
+            fold.sides["order"].status,
+            fold.sides["order"].version,
+            fold.failure_reason,
+            total,
+            currency,
+            fold.sides["reservation"].status,
+            fold.sides["reservation"].version,
+            fold.sides["payment"].status,
+            fold.sides["payment"].version,
+            fold.payment_amount,
+            created_at,
+            fold.ended_at,
+            fold.last_event_at,
+        )
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
 
 
 def saga_refresh(

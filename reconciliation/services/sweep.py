@@ -1,8 +1,8 @@
 """The sweep: audit the services' authoritative state, find divergences, open, fix and close them.
 
 1. Pick the orders to audit: those changed since the previous sweep began (less an overlap),
-   per the projection and per each service; every pending order past its SLA; every order
-   with an open divergence. Or exactly the orders asked for.
+   per the projection (their events' arrival) and per each service; every pending order past
+   its SLA; every order with an open divergence. Or exactly the orders asked for.
 2. Read the three services' state of them (internal APIs) and every product's stock.
 3. Repair the projection from that state where the services' version is newer.
 4. Run the enabled rules. A finding opens a divergence (or refreshes the open one); an
@@ -124,7 +124,7 @@ def _default_since(now):
 
 
 def _orders_to_audit(since, ctx: rules.Context) -> set[str]:
-    changed = OrderSaga.objects.filter(updated_at__gte=since).values_list("order_id", flat=True)
+    changed = SagaStep.objects.filter(received_at__gte=since).values_list("saga_id", flat=True).distinct()
     stuck = OrderSaga.objects.filter(
         order_status="pending", created_at__lt=ctx.now - ctx.pending_sla
     ).values_list("order_id", flat=True)

@@ -1,6 +1,8 @@
 """The projection: every order's saga built from the three services' events (saga_apply_event),
 and repaired from the services' own state (saga_refresh)."""
 
+import dataclasses
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -8,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from events import schemas
+from events.consumers import Event
 from events.contracts.common import Line
 from events.contracts.inventory import (
     InventoryCommittedV1,
@@ -215,12 +218,64 @@ def test_an_order_created_event_re_driven_late_still_records_the_order():
     assert (saga.customer, saga.total_amount, saga.created_at) == ("alice", Decimal("12.00"), T0)
 
 
-def test_applying_an_event_to_a_known_saga_costs_a_fixed_number_of_queries(django_assert_num_queries):
-    apply(event("OrderCreated", 1))
+def batch(*envelopes: Envelope) -> None:
+    """As the consumer applies a poll batch: every event at once."""
+    projection.saga_apply_events([Event(e, schemas.payload_of(e)) for e in envelopes])
 
-    # Lock the saga, update it, insert the step (ON CONFLICT DO NOTHING).
-    with django_assert_num_queries(3):
-        apply(event("InventoryReserved", 1, seconds=1))
+
+def test_a_batch_costs_two_statements_however_many_events_and_orders_it_holds(django_assert_num_queries):
+    other = "7d5e1f3a-0b9c-4d2e-8f6a-1a2b3c4d5e6f"
+    events = [event("OrderCreated", 1), event("InventoryReserved", 1, seconds=1)]
+    events += [dataclasses.replace(e, aggregate_id=other, event_id=str(uuid.uuid4())) for e in events]
+
+    # the steps (which of them are new), then each saga merged once
+    with django_assert_num_queries(2):
+        batch(*events)
+
+    assert sides(OrderSaga.objects.get(order_id=ORDER)) == (("pending", 1), ("held", 1), ("", 0))
+    assert sides(OrderSaga.objects.get(order_id=other)) == (("pending", 1), ("held", 1), ("", 0))
+    assert SagaStep.objects.count() == 4
+
+
+def test_a_whole_saga_in_one_batch_is_projected_as_step_by_step():
+    completed_before = completions("completed")
+
+    batch(
+        event("OrderCreated", 1),
+        event("InventoryReserved", 1, seconds=0.1),
+        event("PaymentProcessed", 1, seconds=0.2),
+        event("InventoryCommitted", 2, seconds=0.3),
+        event("OrderCompleted", 2, seconds=0.4),
+    )
+
+    saga = OrderSaga.objects.get()
+    assert sides(saga) == (("completed", 2), ("committed", 2), ("captured", 1))
+    assert (saga.created_at, saga.ended_at, saga.last_event_at) == (T0, at(0.4), at(0.4))
+    assert saga.payment_amount == Decimal("12.00")
+    assert completions("completed") == completed_before + 1
+
+
+def test_a_batch_merges_into_what_earlier_batches_projected_by_version():
+    batch(event("OrderCreated", 1), event("InventoryReserved", 1, seconds=1))
+    batch(event("InventoryCommitted", 2, seconds=2), event("PaymentProcessed", 1, seconds=1.5))
+
+    batch(event("InventoryReleased", 1, seconds=0.5), event("OrderFailed", 2, seconds=3, reason="timeout"))
+
+    saga = OrderSaga.objects.get()
+    assert sides(saga) == (("failed", 2), ("committed", 2), ("captured", 1))
+    assert (saga.failure_reason, saga.ended_at, saga.last_event_at) == ("timeout", at(3), at(3))
+    assert (saga.customer, saga.created_at) == ("alice", T0)
+
+
+def test_an_event_twice_in_one_batch_is_one_step_and_ends_the_order_once():
+    completed_before = completions("completed")
+    apply(event("OrderCreated", 1))
+    completed = event("OrderCompleted", 2, seconds=1)
+
+    batch(completed, completed)
+
+    assert SagaStep.objects.count() == 2
+    assert completions("completed") == completed_before + 1
 
 
 # --- saga_refresh ---

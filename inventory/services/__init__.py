@@ -1,0 +1,34 @@
+"""Every change to inventory: products and their stock (products.py), and reservations for
+orders (reservations.py). Callers use the names below."""
+
+from inventory.services.products import (
+    InventoryError,
+    product_recount_reserved,
+    product_upsert,
+    stock_adjust,
+)
+from inventory.services.reservations import (
+    Hold,
+    Settle,
+    reservation_commit,
+    reservation_release,
+    reservation_reserve,
+    reservations_hold,
+    reservations_lock,
+    reservations_settle,
+)
+
+__all__ = [
+    "Hold",
+    "InventoryError",
+    "Settle",
+    "product_recount_reserved",
+    "product_upsert",
+    "reservation_commit",
+    "reservation_release",
+    "reservation_reserve",
+    "reservations_hold",
+    "reservations_lock",
+    "reservations_settle",
+    "stock_adjust",
+]
