@@ -199,9 +199,12 @@ def service_database(service: str) -> dict:
     """
     local = f"postgres://oms_{service}:oms_{service}@{POSTGRES_HOST}:{POSTGRES_PORT}/oms_{service}"
     database = env.db("DATABASE_URL", default=local)
-    # Keep connections open between requests, and check them before reuse after an error.
+    # Keep connections open between requests. A connection that saw an error is checked at the
+    # end of its request and closed if broken; checking every connection before every request
+    # (CONN_HEALTH_CHECKS) costs a round trip each time, to spare the first request on each
+    # connection after a database restart a 503 (with Retry-After) that it can retry.
     database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
-    database["CONN_HEALTH_CHECKS"] = True
+    database["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
     return database
 
 

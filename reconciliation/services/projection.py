@@ -12,6 +12,7 @@ so the projection needs no inbox), and one upsert of the sagas they touch, each 
 merging its new events into the row without reading it first.
 """
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -152,10 +153,19 @@ def _saga_columns(folds: dict[str, _Fold]) -> list[list]:
 
 
 def saga_refresh(
-    *, order_id: str, order: dict | None, reservation: dict | None, payment: dict | None
+    *,
+    order_id: str,
+    order: dict | None,
+    reservation: dict | None,
+    payment: dict | None,
+    current: OrderSaga | None = None,
 ) -> bool:
     """Bring the projection up to the services' own state of an order, side by side, where the
-    services' version is newer (last write wins). Returns whether anything changed."""
+    services' version is newer (last write wins). Returns whether anything changed.
+
+    `current` is the saga as the caller last read it (the sweep reads every saga it audits in
+    one query); None reads it here. Either way the saga is locked and compared again before
+    anything is written."""
     sides = {
         side: (record, status)
         for side, record, status in (
@@ -170,8 +180,9 @@ def saga_refresh(
         return False
     # The sweep audits every order that changed; nearly all agree with their services. Compare
     # without a lock first, and lock (then compare again) only when something is to be written.
-    current = OrderSaga.objects.filter(order_id=order_id).first()
-    if current is not None and not _take_newer(current, sides):
+    if current is None:
+        current = OrderSaga.objects.filter(order_id=order_id).first()
+    if current is not None and not _take_newer(copy.copy(current), sides):
         return False
     with transaction.atomic():
         saga = OrderSaga.objects.select_for_update().filter(order_id=order_id).first()

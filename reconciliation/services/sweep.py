@@ -81,12 +81,17 @@ def _sweep(triggered_by, order_ids, since, settle_seconds) -> Sweep:
             changed = clients.state_changed_since(since)
             order_ids = _orders_to_audit(since, ctx) | set(changed.orders)
             order_ids |= set(changed.reservations) | set(changed.payments)
-        wanted = set(order_ids)
-        state = clients.state_of_orders(sorted(wanted))
-        views = _views(sorted(wanted), state)
+        wanted = sorted(set(order_ids))
+        state = clients.state_of_orders(wanted)
+        sagas = {s.order_id: s for s in OrderSaga.objects.filter(order_id__in=wanted)}
+        views = _views(wanted, state, sagas)
         sweep.projection_repaired = sum(
             projection.saga_refresh(
-                order_id=v.order_id, order=v.order, reservation=v.reservation, payment=v.payment
+                order_id=v.order_id,
+                order=v.order,
+                reservation=v.reservation,
+                payment=v.payment,
+                current=sagas.get(v.order_id),
             )
             for v in views
         )
@@ -136,8 +141,7 @@ def _orders_to_audit(since, ctx: rules.Context) -> set[str]:
     return set(changed) | set(stuck) | set(open_ones)
 
 
-def _views(order_ids: list[str], state: clients.ServiceState) -> list[rules.OrderView]:
-    sagas = {s.order_id: s for s in OrderSaga.objects.filter(order_id__in=order_ids)}
+def _views(order_ids: list[str], state: clients.ServiceState, sagas: dict) -> list[rules.OrderView]:
     steps: dict[str, list[tuple[str, int]]] = {}
     for order_id, producer, sequence in SagaStep.objects.filter(saga_id__in=order_ids).values_list(
         "saga_id", "producer", "sequence"

@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from events import schemas
 from events.envelope import Envelope
@@ -340,6 +342,24 @@ def test_the_projection_is_repaired_from_the_services_once(services):
         "committed",
         "captured",
     )
+
+
+def test_a_sweep_of_orders_that_agree_costs_the_same_statements_however_many_it_audits(services):
+    def agreeing_orders(count: int) -> list[str]:
+        order_ids = [f"{ORDER[:-4]}{n:04d}" for n in range(count)]
+        for order_id in order_ids:
+            services.order(order_id, "completed", "committed", "captured")
+        sweep(*order_ids)  # the projection learns them from the services
+        return order_ids
+
+    few, many = agreeing_orders(2), agreeing_orders(40)
+    with CaptureQueriesContext(connection) as for_few:
+        sweep(*few)
+    with CaptureQueriesContext(connection) as for_many:
+        sweep(*many)
+
+    # each saga is read with all the others, in one query, not once more per order
+    assert len(for_many.captured_queries) == len(for_few.captured_queries)
 
 
 def test_a_scheduled_sweep_audits_what_changed_since_the_last_one_and_what_is_still_open(services, policy):

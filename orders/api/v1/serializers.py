@@ -1,5 +1,7 @@
 from decimal import Decimal
+from typing import Annotated
 
+import pydantic
 from rest_framework import serializers
 
 from orders.models import CatalogProduct, Order, OrderLine, OrderStatusChange
@@ -21,14 +23,35 @@ class ProductSerializer(serializers.ModelSerializer):
         fields = ["sku", "name", "price"]
 
 
-class LineInSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+# A placement's body is validated by pydantic, not a DRF serializer: on this, the hottest path,
+# it takes microseconds where a serializer (its fields deep-copied and bound on every request)
+# took a tenth of a millisecond. drf-spectacular documents it from its JSON schema all the same.
 
 
-class OrderInSerializer(serializers.Serializer):
-    items = LineInSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
-    payment_token = serializers.CharField(max_length=64)
+class LineIn(pydantic.BaseModel):
+    """One line of an order: a product of the catalog and how many of it."""
+
+    sku: Annotated[str, pydantic.Field(strict=True, min_length=1, max_length=64)]
+    quantity: Annotated[int, pydantic.Field(strict=True, ge=1, le=MAX_QUANTITY)]
+
+
+class OrderIn(pydantic.BaseModel):
+    """An order to place: its lines, and the card token to charge once its stock is held."""
+
+    items: Annotated[list[LineIn], pydantic.Field(min_length=1, max_length=MAX_LINES)]
+    payment_token: Annotated[str, pydantic.Field(strict=True, min_length=1, max_length=64)]
+
+
+def field_errors(exc: pydantic.ValidationError) -> dict[str, list[str]]:
+    """pydantic's errors in the shape the APIs answer 400 with: field -> what is wrong with it."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        field, *rest = error["loc"] or ("non_field_errors",)
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest)
+        errors.setdefault(str(field), []).append(
+            f"{where.lstrip('.')}: {error['msg']}" if where else error["msg"]
+        )
+    return errors
 
 
 class LineOutSerializer(serializers.ModelSerializer):

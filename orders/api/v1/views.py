@@ -1,5 +1,6 @@
 """The customer API of the orders service. Thin: validate, call a service or selector, render."""
 
+import pydantic
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
@@ -101,7 +102,7 @@ class OrderListView(APIView):
 
     @extend_schema(
         operation_id="place_order",
-        request=serializers.OrderInSerializer,
+        request=serializers.OrderIn,
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -119,16 +120,18 @@ class OrderListView(APIView):
         },
     )
     def post(self, request):
-        data = serializers.OrderInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        try:
+            data = serializers.OrderIn.model_validate(request.data)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(serializers.field_errors(exc)) from None
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
             raise ValidationError({"Idempotency-Key": [f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters"]})
         try:
             placed = placement.order_place(
                 customer=request.user,
-                lines=[placement.LineIn(**item) for item in data.validated_data["items"]],
-                payment_token=data.validated_data["payment_token"],
+                lines=[placement.LineIn(item.sku, item.quantity) for item in data.items],
+                payment_token=data.payment_token,
                 idempotency_key=key,
                 fingerprint=placement.request_fingerprint(request.data) if key else "",
             )
