@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import psycopg2
 import requests
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("orders", "inventory", "payments", "reconciliation")
@@ -134,17 +134,19 @@ class Sampler(threading.Thread):
         return values
 
     def _event_partition_ends(self) -> dict[tuple[str, int], int]:
-        """The end offset of every partition of the services' event topics (oms.<service>.events)."""
-        topics = self._watermarks.list_topics(timeout=2).topics
-        ends = {}
-        for name, topic in topics.items():
-            if name.startswith("oms.") and name.endswith(".events"):
-                for partition in topic.partitions:
-                    _, high = self._watermarks.get_watermark_offsets(
-                        TopicPartition(name, partition), timeout=2, cached=False
-                    )
-                    ends[(name, partition)] = high
-        return ends
+        """The end offset of every partition of the services' event topics (oms.<service>.events),
+        in one request (ListOffsets for "latest"): the sampler's own load on the broker counts in
+        the CPU the benchmark reports, so it asks as little as it can."""
+        if self._partitions is None:
+            topics = self._watermarks.list_topics(timeout=2).topics
+            self._partitions = [
+                TopicPartition(name, partition, OFFSET_END)
+                for name, topic in topics.items()
+                if name.startswith("oms.") and name.endswith(".events")
+                for partition in topic.partitions
+            ]
+        latest = self._watermarks.offsets_for_times(self._partitions, timeout=2)
+        return {(p.topic, p.partition): p.offset for p in latest}
 
     def _lag(self, group: str, ends: dict[tuple[str, int], int]) -> int:
         """Messages after the group's committed offsets (a partition the group never committed is
@@ -159,6 +161,7 @@ class Sampler(threading.Thread):
         # aborted the process inside librdkafka (confluent-kafka-python #1640).
         quiet = {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "log_level": 0}
         self._watermarks = Consumer(quiet | {"group.id": "bench-lag-probe"})
+        self._partitions: list[TopicPartition] | None = None  # looked up once per client
         # One per group, to read its committed offsets; it never subscribes, so never joins the group.
         self._groups = {
             group: Consumer(quiet | {"group.id": group, "enable.auto.commit": False}) for group in SERVICES

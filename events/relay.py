@@ -3,10 +3,11 @@
 - It wakes on PostgreSQL NOTIFY (a trigger on the outbox table fires one per inserting
   transaction), waits EVENTS_RELAY_BATCH_WINDOW_MS more for what else is committing (the
   batching window: fewer, fuller batches under load), and polls as a fallback.
-- It claims and marks a batch with one statement (UPDATE ... SET published_at ... RETURNING, over
-  SELECT ... FOR UPDATE SKIP LOCKED), so several relays can run at once, and takes an
-  aggregate's row only when no earlier row of that aggregate is still unpublished, so one
-  aggregate's events reach Kafka in order even with several relays and after failures.
+- It finds each aggregate's first unpublished row, then claims and marks them with one
+  statement (UPDATE ... SET published_at ... RETURNING, over SELECT ... FOR UPDATE SKIP LOCKED),
+  so several relays can run at once, and an aggregate's row is taken only when no earlier row of
+  that aggregate is still unpublished: one aggregate's events reach Kafka in order even with
+  several relays and after failures.
 - It publishes each row's stored body as the message's value, unchanged (no parsing), with an
   idempotent producer (acks=all), and commits the batch's transaction only once the broker
   confirmed every message: a row the broker did not confirm is put back (unpublished, its
@@ -33,18 +34,30 @@ logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "events_outbox"
 
+# A row is claimable when it is its aggregate's first unpublished one: FIRST_WAITING finds them
+# (one pass over the (aggregate_id, id) index of waiting rows), CLAIM locks and marks them by
+# primary key. One statement asking "does no earlier waiting row of its aggregate exist" for each
+# waiting row was planned, the statistics expecting an empty queue, as a nested loop over the
+# whole queue per row: 173 ms a claim with 3,000 rows waiting instead of 10, and quadratic in a
+# backlog. The published_at test in CLAIM is written so that no partial index of waiting rows
+# matches it (the same misjudgement again), and is checked again on the locked row's newest
+# version, so a row another relay published meanwhile is left alone.
+FIRST_WAITING = """
+    SELECT id FROM (
+        SELECT DISTINCT ON (aggregate_id) id FROM events_outboxevent
+        WHERE published_at IS NULL
+        ORDER BY aggregate_id, id
+    ) AS firsts
+    ORDER BY id
+    LIMIT %s
+"""
+
 CLAIM = """
     UPDATE events_outboxevent AS o SET published_at = now()
     FROM (
-        SELECT id FROM events_outboxevent AS c
-        WHERE published_at IS NULL
-          AND NOT EXISTS (
-              SELECT 1 FROM events_outboxevent AS earlier
-              WHERE earlier.aggregate_id = c.aggregate_id AND earlier.published_at IS NULL
-                AND earlier.id < c.id
-          )
+        SELECT id FROM events_outboxevent
+        WHERE id = ANY(%s::bigint[]) AND (published_at IS NULL) IS TRUE
         ORDER BY id
-        LIMIT %s
         FOR UPDATE SKIP LOCKED
     ) AS claimed
     WHERE o.id = claimed.id
@@ -89,8 +102,11 @@ def relay_batch(producer: Producer, *, batch_size: int) -> BatchResult:
     result = BatchResult()
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(CLAIM, [batch_size])
-            rows = sorted(cursor.fetchall())  # in commit order: RETURNING keeps none
+            cursor.execute(FIRST_WAITING, [batch_size])
+            firsts = [row[0] for row in cursor.fetchall()]
+            if firsts:
+                cursor.execute(CLAIM, [firsts])
+            rows = sorted(cursor.fetchall()) if firsts else []  # in commit order: RETURNING keeps none
         result.claimed = len(rows)
         if not rows:
             return result

@@ -4,12 +4,12 @@ import json
 import threading
 
 import pytest
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.test import override_settings
 
 from events import publishing
 from events.models import OutboxEvent
-from events.relay import Relay, producer_create, relay_batch
+from events.relay import CLAIM, FIRST_WAITING, Relay, producer_create, relay_batch
 from events.tests import support
 from tests.polling import wait_until
 
@@ -65,6 +65,24 @@ def test_a_batch_takes_an_aggregates_next_event_only_once_the_earlier_one_is_pub
 
     assert first.claimed == 2  # a#1 and b#1; a#2 waits for a#1 to be published
     assert list(OutboxEvent.objects.filter(published_at=None).values_list("sequence", flat=True)) == [2]
+
+
+def test_claiming_from_a_queue_reads_it_once_and_locks_by_primary_key(topic):
+    # given a queue the statistics do not know of (300 rows of 30 aggregates, never analysed)
+    write(topic, *[(f"acct-{n % 30}", n // 30 + 1) for n in range(300)])
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + FIRST_WAITING, [500])
+        firsts_plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("EXPLAIN " + CLAIM, [[1, 2, 3]])
+        claim_plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    # then finding the claimable rows is one pass (no loop over the queue per row), and the claim
+    # finds them by primary key, not by scanning the waiting rows for each
+    assert "Nested Loop" not in firsts_plan
+    assert "Index Cond: (id = ANY" in claim_plan
+    relay_until_empty(producer_create())
+    assert published_sequences(topic, 300) == {f"acct-{a}": list(range(1, 11)) for a in range(30)}
 
 
 def test_concurrent_relays_publish_every_row_once_and_each_aggregate_in_order(topic):
