@@ -30,6 +30,11 @@ def _admin_client(bootstrap_servers: str) -> AdminClient:
     return AdminClient(client_config())
 
 
+def admin_client_reset() -> None:
+    """Forget the admin clients made so far: the next admin_client() makes a new one."""
+    _admin_client.cache_clear()
+
+
 def broker_error(timeout: float) -> str | None:
     """None when the cluster answers a metadata request within `timeout` seconds, else why not."""
     try:

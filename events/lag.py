@@ -28,3 +28,8 @@ def consumer_group_lag(consumer_name: str) -> dict[str, int] | None:
             watermarks.close()
     except KafkaException:
         return None
+    except TimeoutError:
+        # An admin client that saw the broker go can wait on answers that never come (the overview
+        # page answered 500 after a broker restart): the next call gets a new one.
+        kafka.admin_client_reset()
+        return None

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from tests.stack.browser import admin_login, admin_submit_login
 from tests.stack.client import customer, outcome, place, product, stock
-from tests.stack.conftest import ROOT, service_url, wait_until
+from tests.stack.conftest import ROOT, ctl, service_url, wait_until
 from tests.stack.test_reconciliation import NON_STAFF_PASSWORD, non_staff_user, reconcile, sql
 
 # Django's message for a failed admin login (django.contrib.admin.forms.AdminAuthenticationForm).
@@ -51,9 +51,17 @@ def test_a_wrong_password_shows_djangos_error_and_stays_on_the_login_page(page: 
     expect(page.get_by_label("Password")).to_be_empty()
 
 
+# The advisory lock a sweep holds while it runs (reconciliation/services/sweep.py SWEEP_LOCK).
+SWEEP_LOCK = 7_160_001
+
+
 @pytest.fixture
 def held_reservations_fixed_by_hand():
-    """Support fixes stock held for ended orders by hand, for this test (the default is automatic)."""
+    """Support fixes stock held for ended orders by hand, for this test (the default is automatic),
+    and no scheduled sweep runs meanwhile: one that read the policies before the change would
+    fix the test's divergence itself (beat runs a sweep at once when it starts, as after make up)."""
+    ctl("stop", "app:beat-reconciliation", "app:celery-reconciliation")
+    sql("reconciliation", "SELECT pg_advisory_lock(%s), pg_advisory_unlock(%s)", SWEEP_LOCK, SWEEP_LOCK)
     sql(
         "reconciliation",
         "UPDATE reconciliation_rulepolicy SET automatic = false WHERE kind = 'held_for_ended_order'",
@@ -63,6 +71,7 @@ def held_reservations_fixed_by_hand():
         "reconciliation",
         "UPDATE reconciliation_rulepolicy SET automatic = true WHERE kind = 'held_for_ended_order'",
     )
+    ctl("start", "app:beat-reconciliation", "app:celery-reconciliation")
 
 
 def test_support_finds_a_divergence_applies_its_fix_and_sees_it_resolved(
