@@ -32,6 +32,8 @@ class StateQuerySerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_WINDOW_ROWS, default=5000)
+    # Whether to add every product's stock (inventory; the sweep asks once per run, not per chunk).
+    products = serializers.BooleanField(required=False, default=True)
 
     def validate(self, data):
         if ("order_ids" in data) == ("since" in data):

@@ -14,6 +14,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from events.ids import new_id
+
 
 class EnvelopeEncoder(DjangoJSONEncoder):
     """Django's encoder (decimals, UUIDs ...), but times keep their microseconds."""
@@ -42,7 +44,7 @@ class Envelope:
     correlation_id: str
     # The event that caused this one, if any.
     causation_id: str | None = None
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=lambda: str(new_id()))
     occurred_at: datetime = field(default_factory=timezone.now)
 
     @property

@@ -32,6 +32,7 @@ from events import logcontext, metrics, schemas
 from events.consumers import Consumer, Event
 from events.envelope import Envelope, EnvelopeError
 from events.models import DeadLetter
+from events.prepared import Statement
 from events.publishing import outbox_batch
 
 logger = logging.getLogger(__name__)
@@ -236,15 +237,19 @@ def _handler_calls(consumer: Consumer, events: list[Event]):
         yield from calls.items()
 
 
-INBOX_INSERT = """
+INBOX_INSERT = Statement(
+    "events_inbox_insert",
+    """
     INSERT INTO events_inboxevent
         (consumer, event_id, event_type, aggregate_id, sequence, topic, partition, "offset", processed_at)
-    SELECT %s, e.event_id, e.event_type, e.aggregate_id, e.sequence, e.topic, e.partition, e."offset", now()
+    SELECT %s::text, e.event_id, e.event_type, e.aggregate_id, e.sequence, e.topic, e.partition, e."offset",
+           now()
     FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::int[], %s::bigint[])
         AS e(event_id, event_type, aggregate_id, sequence, topic, partition, "offset")
     ON CONFLICT (consumer, event_id) DO NOTHING
     RETURNING event_id::text
-"""
+""",
+)
 
 
 def _inbox_record(consumer: Consumer, ready: list[_Ready]) -> list[bool]:
@@ -254,8 +259,8 @@ def _inbox_record(consumer: Consumer, ready: list[_Ready]) -> list[bool]:
         return []
     envelopes = [r.event.envelope for r in ready]
     with connection.cursor() as cursor:
-        cursor.execute(
-            INBOX_INSERT,
+        INBOX_INSERT.execute(
+            cursor,
             [
                 consumer.name,
                 [e.event_id for e in envelopes],

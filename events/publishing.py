@@ -15,14 +15,14 @@ block each publish() writes its row at once.
 
 import contextlib
 import contextvars
-import json
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from events import schemas
-from events.envelope import Envelope, EnvelopeEncoder
+from events.envelope import Envelope
+from events.prepared import Statement
 from events.topics import event_topic
 
 
@@ -70,7 +70,7 @@ def outbox_insert_sql(*, only_if: str = "TRUE") -> str:
     """
 
 
-OUTBOX_INSERT = outbox_insert_sql()
+OUTBOX_INSERT = Statement("events_outbox_insert", outbox_insert_sql())
 
 _collecting: contextvars.ContextVar[list[OutboxRow] | None] = contextvars.ContextVar(
     "events_outbox_rows", default=None
@@ -133,7 +133,8 @@ def outbox_row(
         aggregate_type=aggregate_type,
         aggregate_id=str(aggregate_id),
         sequence=sequence,
-        payload=schemas.validate(event_type, version, json.loads(json.dumps(payload, cls=EnvelopeEncoder))),
+        # Validated as given (decimals, strings): the schema's JSON dump is what is written.
+        payload=schemas.validate(event_type, version, payload),
         producer=settings.SERVICE_NAME,
         correlation_id=str(caused_by.correlation_id if caused_by else (correlation_id or aggregate_id)),
         causation_id=caused_by.event_id if caused_by else None,
@@ -171,7 +172,7 @@ def outbox_insert(rows: list[OutboxRow]) -> None:
     """Write `rows` to the outbox with one statement, in their order (the relay's order)."""
     if rows:
         with connection.cursor() as cursor:
-            cursor.execute(OUTBOX_INSERT, outbox_columns(rows))
+            OUTBOX_INSERT.execute(cursor, outbox_columns(rows))
 
 
 @contextlib.contextmanager

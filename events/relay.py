@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 
 from events import kafka, metrics
+from events.prepared import Statement
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +43,22 @@ NOTIFY_CHANNEL = "events_outbox"
 # backlog. The published_at test in CLAIM is written so that no partial index of waiting rows
 # matches it (the same misjudgement again), and is checked again on the locked row's newest
 # version, so a row another relay published meanwhile is left alone.
-FIRST_WAITING = """
+FIRST_WAITING = Statement(
+    "events_relay_first_waiting",
+    """
     SELECT id FROM (
         SELECT DISTINCT ON (aggregate_id) id FROM events_outboxevent
         WHERE published_at IS NULL
         ORDER BY aggregate_id, id
     ) AS firsts
     ORDER BY id
-    LIMIT %s
-"""
+    LIMIT %s::integer
+""",
+)
 
-CLAIM = """
+CLAIM = Statement(
+    "events_relay_claim",
+    """
     UPDATE events_outboxevent AS o SET published_at = now()
     FROM (
         SELECT id FROM events_outboxevent
@@ -63,7 +69,8 @@ CLAIM = """
     WHERE o.id = claimed.id
     RETURNING o.id, o.topic, o.aggregate_id, o.body, o.event_id::text, o.event_type, o.event_version,
               o.correlation_id
-"""
+""",
+)
 
 PUT_BACK = """
     UPDATE events_outboxevent AS o
@@ -102,10 +109,10 @@ def relay_batch(producer: Producer, *, batch_size: int) -> BatchResult:
     result = BatchResult()
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(FIRST_WAITING, [batch_size])
+            FIRST_WAITING.execute(cursor, [batch_size])
             firsts = [row[0] for row in cursor.fetchall()]
             if firsts:
-                cursor.execute(CLAIM, [firsts])
+                CLAIM.execute(cursor, [firsts])
             rows = sorted(cursor.fetchall()) if firsts else []  # in commit order: RETURNING keeps none
         result.claimed = len(rows)
         if not rows:

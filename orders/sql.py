@@ -1,22 +1,28 @@
 """The orders service's hand-written SQL, for its hot paths: named statements with parameters,
 called only from orders/services. Each has its test against the real PostgreSQL."""
 
+from events.prepared import Statement
 from events.publishing import outbox_insert_sql
 
 # The catalog's price of each sku asked for (an array) that it knows.
-CATALOG_PRICES = "SELECT sku, price FROM orders_catalogproduct WHERE sku = ANY(%s::text[])"
+CATALOG_PRICES = Statement(
+    "orders_catalog_prices", "SELECT sku, price FROM orders_catalogproduct WHERE sku = ANY(%s::text[])"
+)
 
 # A new order, its lines, its first history row and its OrderCreated outbox row: one statement,
 # so one round trip and its own transaction. With an idempotency key the customer already used,
 # nothing is written and no row comes back. Parameters: order_id, customer_id, total_amount,
 # currency, idempotency_key, request_fingerprint, now; the lines' skus, quantities and unit
 # prices (arrays); now; then the outbox row's columns (events.publishing.outbox_columns).
-ORDER_PLACE = f"""
+ORDER_PLACE = Statement(
+    "orders_order_place",
+    f"""
     WITH placed AS (
         INSERT INTO orders_order
             (order_id, customer_id, status, total_amount, currency, failure_reason, version,
              idempotency_key, request_fingerprint, created_at, updated_at)
-        VALUES (%s, %s, 'pending', %s, %s, '', 1, %s, %s, %s, %s)
+        VALUES (%s::uuid, %s::integer, 'pending', %s::numeric, %s::text, '', 1, %s::text, %s::text,
+                %s::timestamptz, %s::timestamptz)
         ON CONFLICT (customer_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING order_id
     ),
@@ -29,38 +35,48 @@ ORDER_PLACE = f"""
     ),
     history AS (
         INSERT INTO orders_orderstatuschange (order_id, status, reason, at)
-        SELECT order_id, 'pending', '', %s FROM placed
+        SELECT order_id, 'pending', '', %s::timestamptz FROM placed
     ),
     outbox AS ({outbox_insert_sql(only_if="EXISTS (SELECT FROM placed)")})
     SELECT order_id FROM placed
-"""
+""",
+)
 
 # The orders a batch of saga outcomes names, locked in order_id order.
-ORDERS_LOCK = (
-    "SELECT order_id FROM orders_order WHERE order_id = ANY(%s::uuid[]) ORDER BY order_id FOR UPDATE"
+ORDERS_LOCK = Statement(
+    "orders_orders_lock",
+    "SELECT order_id FROM orders_order WHERE order_id = ANY(%s::uuid[]) ORDER BY order_id FOR UPDATE",
 )
 
 # Each order (locked already) to its new status where the state machine allows the move: the
 # allowed (from, to) pairs come as two more arrays (orders/state.py TRANSITIONS). The orders
 # that moved come back with their new version.
-ORDERS_TRANSITION = """
+ORDERS_TRANSITION = Statement(
+    "orders_orders_transition",
+    """
     UPDATE orders_order AS o
     SET status = t.to_status, failure_reason = t.reason, version = o.version + 1, updated_at = now()
     FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS t(order_id, to_status, reason)
     WHERE o.order_id = t.order_id
       AND (o.status, t.to_status) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
     RETURNING o.order_id::text, o.version
-"""
+""",
+)
 
-ORDERS_HISTORY = """
+ORDERS_HISTORY = Statement(
+    "orders_orders_history",
+    """
     INSERT INTO orders_orderstatuschange (order_id, status, reason, at)
     SELECT h.order_id, h.status, h.reason, now()
     FROM unnest(%s::uuid[], %s::text[], %s::text[]) WITH ORDINALITY AS h(order_id, status, reason, n)
     ORDER BY h.n
-"""
+""",
+)
 
 # The catalog from ProductUpdated events, in sku order: an older version never overwrites a newer.
-CATALOG_APPLY = """
+CATALOG_APPLY = Statement(
+    "orders_catalog_apply",
+    """
     INSERT INTO orders_catalogproduct AS c (sku, name, price, version, updated_at)
     SELECT p.sku, p.name, p.price, p.version, now()
     FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::bigint[]) AS p(sku, name, price, version)
@@ -68,4 +84,5 @@ CATALOG_APPLY = """
     ON CONFLICT (sku) DO UPDATE
     SET name = EXCLUDED.name, price = EXCLUDED.price, version = EXCLUDED.version, updated_at = now()
     WHERE c.version < EXCLUDED.version
-"""
+""",
+)

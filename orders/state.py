@@ -70,10 +70,10 @@ def transitions_apply(moves: list[Move]) -> dict[str, int]:
         return {}
     allowed = [(source, target) for source, targets in TRANSITIONS.items() for target in targets]
     with connection.cursor() as cursor:
-        cursor.execute(sql.ORDERS_LOCK, [sorted(wanted)])
+        sql.ORDERS_LOCK.execute(cursor, [sorted(wanted)])
         known = {str(row[0]) for row in cursor.fetchall()}
-        cursor.execute(
-            sql.ORDERS_TRANSITION,
+        sql.ORDERS_TRANSITION.execute(
+            cursor,
             [
                 list(wanted),
                 [m.to for m in wanted.values()],
@@ -84,8 +84,8 @@ def transitions_apply(moves: list[Move]) -> dict[str, int]:
         )
         moved = dict(cursor.fetchall())
         if moved:
-            cursor.execute(
-                sql.ORDERS_HISTORY,
+            sql.ORDERS_HISTORY.execute(
+                cursor,
                 [list(moved), [wanted[o].to for o in moved], [wanted[o].reason for o in moved]],
             )
     for order_id, move in wanted.items():

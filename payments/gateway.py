@@ -49,13 +49,13 @@ class SimulatedGateway:
         self._call()
         decline = DECLINES.get(card_token, "" if card_token in APPROVED else "invalid_token")
         with connection.cursor() as cursor:
-            cursor.execute(
-                sql.GATEWAY_CHARGE,
+            sql.GATEWAY_CHARGE.execute(
+                cursor,
                 [idempotency_key, f"ch_{uuid.uuid4().hex[:24]}", amount, not decline, decline],
             )
             charged = cursor.fetchone()
             if charged is None:  # the key was charged before: the first result stands
-                cursor.execute(sql.GATEWAY_CHARGE_FIRST, [idempotency_key])
+                sql.GATEWAY_CHARGE_FIRST.execute(cursor, [idempotency_key])
                 charged = cursor.fetchone()
         return ChargeResult(*charged)
 

@@ -5,9 +5,10 @@ InventoryReserved; the two arrive on different topics in either order, and the c
 when both are known (and the order was not cancelled or failed meanwhile).
 """
 
-import uuid
-
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
+
+from events.ids import new_id
 
 
 class Payment(models.Model):
@@ -20,7 +21,7 @@ class Payment(models.Model):
         # The order ended (cancelled, failed elsewhere) before it was charged: it never will be.
         VOIDED = "voided"
 
-    payment_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payment_id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     order_id = models.CharField(max_length=64, unique=True)
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING, db_index=True)
     amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
@@ -33,11 +34,17 @@ class Payment(models.Model):
     version = models.PositiveBigIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
+        # BRIN: payments are created in time order; a btree would cost an entry per payment.
+        indexes = [
+            BrinIndex(fields=["created_at"], name="payments_payment_created"),
+            # The sweep's window of changed payments (the internal API).
+            BrinIndex(fields=["updated_at"], name="payments_payment_updated"),
+        ]
 
     def __str__(self):
         return f"payment {self.payment_id} for order {self.order_id} ({self.status})"

@@ -9,7 +9,6 @@ as soon as an order's details and its held stock are both known), then one write
 payment that changed and the events through the outbox.
 """
 
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from events.envelope import Envelope
+from events.ids import new_id
 from events.publishing import publish
 from payments import sql
 from payments.gateway import gateway
@@ -74,8 +74,8 @@ def payments_apply(notes: list[Note]) -> None:
         # A refund never makes a payment; anything else may be the first news of an order.
         new = sorted({note.order_id for note in notes if not note.refund})
         if new:
-            cursor.execute(sql.PAYMENTS_ENSURE, [[str(uuid.uuid4()) for _ in new], new])
-        cursor.execute(sql.PAYMENTS_LOCK, [sorted({note.order_id for note in notes})])
+            sql.PAYMENTS_ENSURE.execute(cursor, [[str(new_id()) for _ in new], new])
+        sql.PAYMENTS_LOCK.execute(cursor, [sorted({note.order_id for note in notes})])
         payments = {row[0]: _Row(*row) for row in cursor.fetchall()}
         changed: dict[str, _Row] = {}
         for note in notes:
@@ -83,7 +83,7 @@ def payments_apply(notes: list[Note]) -> None:
             if payment is not None and _apply(payment, note):
                 changed[payment.order_id] = payment
         if changed:
-            cursor.execute(sql.PAYMENTS_WRITE, _columns(changed.values()))
+            sql.PAYMENTS_WRITE.execute(cursor, _columns(changed.values()))
 
 
 def _apply(payment: _Row, note: Note) -> bool:

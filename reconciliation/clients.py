@@ -26,36 +26,48 @@ class ServiceState:
     products: list[dict]
 
 
-def state_of_orders(order_ids: list[str]) -> ServiceState:
-    """The three services' state of these orders, and every product's stock."""
-    state = ServiceState({}, {}, {}, [])
-    for start in range(0, len(order_ids), CHUNK):
-        _merge(state, {"order_ids": order_ids[start : start + CHUNK]})
-    if not order_ids:
-        _merge(state, {"order_ids": []})
+# Each service's records of orders, by what its internal API answers them under.
+RECORDS = {"orders": "orders", "inventory": "reservations", "payments": "payments"}
+
+
+def state_of_orders(order_ids: list[str], *, known: ServiceState | None = None) -> ServiceState:
+    """The three services' state of these orders, and every product's stock. A record already in
+    `known` (the same sweep's window, moments before) is not asked for again; the products come
+    with the first request to inventory only."""
+    wanted = set(order_ids)
+    state = ServiceState({}, {}, {}, list(known.products) if known else [])
+    for service, field in RECORDS.items():
+        have = getattr(known, field) if known else {}
+        records = {order_id: record for order_id, record in have.items() if order_id in wanted}
+        missing = [order_id for order_id in order_ids if order_id not in records]
+        with_products = service == "inventory" and not state.products
+        chunks = [missing[start : start + CHUNK] for start in range(0, len(missing), CHUNK)]
+        for number, chunk in enumerate(chunks or ([[]] if with_products else [])):
+            answer = _call(
+                "POST", service, "state", {"order_ids": chunk, "products": with_products and number == 0}
+            )
+            records.update({r["order_id"]: _typed(r) for r in answer[field]})
+            if with_products and number == 0:
+                state.products = answer["products"]
+        setattr(state, field, records)
     return state
 
 
 def state_changed_since(since, until=None) -> ServiceState:
-    """The three services' state of the orders each changed in [since, until)."""
+    """The three services' state of the orders each changed in [since, until), and every product's
+    stock."""
     state = ServiceState({}, {}, {}, [])
-    query = {"since": since.isoformat(), **({"until": until.isoformat()} if until else {})}
-    _merge(state, {**query, "limit": 20000})
+    query = {"since": since.isoformat(), **({"until": until.isoformat()} if until else {}), "limit": 20000}
+    for service, field in RECORDS.items():
+        answer = _call("POST", service, "state", query)
+        setattr(state, field, {r["order_id"]: _typed(r) for r in answer[field]})
+        if service == "inventory":
+            state.products = answer["products"]
     return state
 
 
 def backlog(service: str) -> dict:
     return _call("GET", service, "backlog")
-
-
-def _merge(state: ServiceState, query: dict) -> None:
-    orders = _call("POST", "orders", "state", query)
-    inventory = _call("POST", "inventory", "state", query)
-    payments = _call("POST", "payments", "state", query)
-    state.orders.update({r["order_id"]: _typed(r) for r in orders["orders"]})
-    state.reservations.update({r["order_id"]: _typed(r) for r in inventory["reservations"]})
-    state.payments.update({r["order_id"]: _typed(r) for r in payments["payments"]})
-    state.products = inventory["products"]
 
 
 def _typed(record: dict) -> dict:

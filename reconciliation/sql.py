@@ -2,10 +2,14 @@
 parameters, called only from reconciliation/services. Each has its test against the real
 PostgreSQL (reconciliation/tests/test_projection.py)."""
 
+from events.prepared import Statement
+
 # The batch's events as saga steps, each once (its event id is unique); the ids of those that
 # were new come back. Steps may come before their saga in the transaction: the foreign key is
 # checked at commit (Django makes it DEFERRABLE INITIALLY DEFERRED).
-STEPS_RECORD = """
+STEPS_RECORD = Statement(
+    "reconciliation_steps_record",
+    """
     INSERT INTO reconciliation_sagastep
         (event_id, saga_id, event_type, producer, sequence, occurred_at, received_at)
     SELECT s.event_id, s.saga_id, s.event_type, s.producer, s.sequence, s.occurred_at, now()
@@ -14,14 +18,17 @@ STEPS_RECORD = """
     ORDER BY s.event_id
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id::text
-"""
+""",
+)
 
 # One row per order: what the batch's new events say of each side (version 0: nothing), merged
 # into the saga without reading it first. Each side takes the batch's status when its version is
 # at least the saga's (last write wins by the aggregate's version); the order's facts and its
 # creation time come from OrderCreated whenever that arrives; ended_at is set once. Rows are
 # written in order_id order, so two workers lock overlapping sagas in the same order.
-SAGAS_MERGE = """
+SAGAS_MERGE = Statement(
+    "reconciliation_sagas_merge",
+    """
     INSERT INTO reconciliation_ordersaga AS s
         (order_id, customer, order_status, order_version, failure_reason, total_amount, currency,
          reservation_status, reservation_version, payment_status, payment_version, payment_amount,
@@ -67,4 +74,5 @@ SAGAS_MERGE = """
         last_event_at = greatest(s.last_event_at, EXCLUDED.last_event_at),
         updated_at = now()
     RETURNING s.order_id, s.order_status, s.created_at, s.ended_at
-"""
+""",
+)

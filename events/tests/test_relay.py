@@ -72,9 +72,9 @@ def test_claiming_from_a_queue_reads_it_once_and_locks_by_primary_key(topic):
     write(topic, *[(f"acct-{n % 30}", n // 30 + 1) for n in range(300)])
 
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + FIRST_WAITING, [500])
+        cursor.execute("EXPLAIN " + FIRST_WAITING.sql, [500])
         firsts_plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("EXPLAIN " + CLAIM, [[1, 2, 3]])
+        cursor.execute("EXPLAIN " + CLAIM.sql, [[1, 2, 3]])
         claim_plan = "\n".join(row[0] for row in cursor.fetchall())
 
     # then finding the claimable rows is one pass (no loop over the queue per row), and the claim

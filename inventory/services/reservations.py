@@ -50,17 +50,17 @@ def reservations_lock(*, order_ids: list[str], skus: set[str]) -> None:
     sorted: what a consumer's batch takes before its handlers, so that two workers whose batches
     overlap never lock in opposite orders."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.RESERVATIONS_LOCK, [sorted(set(order_ids))])
+        sql.RESERVATIONS_LOCK.execute(cursor, [sorted(set(order_ids))])
         for _, _, lines, _ in cursor.fetchall():
             skus |= {line["sku"] for line in _as_list(lines)}
-        cursor.execute(sql.PRODUCTS_LOCK, [sorted(skus)])
+        sql.PRODUCTS_LOCK.execute(cursor, [sorted(skus)])
 
 
 def reservations_hold(holds: list[Hold]) -> None:
     """Hold every line of each order, or none (InventoryReserved, or InventoryRejected with the
     reason), in the order given. An order already seen is left as it is."""
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(sql.RESERVATIONS_EXISTING, [[hold.order_id for hold in holds]])
+        sql.RESERVATIONS_EXISTING.execute(cursor, [[hold.order_id for hold in holds]])
         seen = {row[0] for row in cursor.fetchall()}
         new = []
         for hold in holds:
@@ -96,8 +96,8 @@ def reservations_hold(holds: list[Hold]) -> None:
             created.append((hold.order_id, Status.HELD, hold.lines, ""))
             _publish("InventoryReserved", hold.order_id, 1, {"lines": hold.lines}, hold.caused_by)
         stock.write(cursor)
-        cursor.execute(
-            sql.RESERVATIONS_CREATE,
+        sql.RESERVATIONS_CREATE.execute(
+            cursor,
             [
                 [order_id for order_id, _, _, _ in created],
                 [status for _, status, _, _ in created],
@@ -113,7 +113,7 @@ def reservations_settle(changes: list[Settle]) -> None:
     committed ones back to the stock. A commit of a reservation not held, or a release of one
     already released (or never made), changes nothing."""
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(sql.RESERVATIONS_LOCK, [sorted({change.order_id for change in changes})])
+        sql.RESERVATIONS_LOCK.execute(cursor, [sorted({change.order_id for change in changes})])
         reservations = {
             order_id: [status, _as_list(lines), version]
             for order_id, status, lines, version in cursor.fetchall()
@@ -168,8 +168,8 @@ def reservations_settle(changes: list[Settle]) -> None:
         if not settled:
             return
         stock.write(cursor)
-        cursor.execute(
-            sql.RESERVATIONS_SET_STATUS,
+        sql.RESERVATIONS_SET_STATUS.execute(
+            cursor,
             [
                 [order_id for order_id, _, _ in settled],
                 [s for _, s, _ in settled],
@@ -210,7 +210,7 @@ class _Stock:
 
     @classmethod
     def locked(cls, cursor, skus: set[str]) -> "_Stock":
-        cursor.execute(sql.PRODUCTS_LOCK, [sorted(skus)])
+        sql.PRODUCTS_LOCK.execute(cursor, [sorted(skus)])
         return cls({sku: [on_hand, held] for sku, on_hand, held in cursor.fetchall()})
 
     def available(self, sku: str) -> int:
@@ -232,10 +232,10 @@ class _Stock:
             if (on_hand, held) != self._before[sku]
         ]
         if changed:
-            cursor.execute(sql.PRODUCTS_CHANGE, [list(column) for column in zip(*changed, strict=True)])
+            sql.PRODUCTS_CHANGE.execute(cursor, [list(column) for column in zip(*changed, strict=True)])
         if self._movements:
-            cursor.execute(
-                sql.MOVEMENTS_RECORD, [list(column) for column in zip(*self._movements, strict=True)]
+            sql.MOVEMENTS_RECORD.execute(
+                cursor, [list(column) for column in zip(*self._movements, strict=True)]
             )
 
 

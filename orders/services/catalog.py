@@ -22,8 +22,8 @@ class ProductVersion:
 def catalog_apply_products(products: list[ProductVersion]) -> None:
     """Apply a batch of ProductUpdated events (one per product) in one statement."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql.CATALOG_APPLY,
+        sql.CATALOG_APPLY.execute(
+            cursor,
             [
                 [p.sku for p in products],
                 [p.name for p in products],

@@ -10,7 +10,6 @@ unique index) and gets the same order.
 
 import hashlib
 import json
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from events.contracts.payments import CARD_TOKENS
+from events.ids import new_id
 from events.publishing import outbox_columns, outbox_row, publish
 from orders import selectors, sql, state
 from orders.models import Order, OrderLine, OrderStatusChange
@@ -77,7 +77,7 @@ def order_place(
     if unknown:
         raise PlacementError({"items": [f"unknown sku: {', '.join(unknown)}"]})
     order = Order(
-        order_id=uuid.uuid4(),
+        order_id=new_id(),
         customer=customer,
         status=Order.Status.PENDING,
         total_amount=sum((prices[line.sku] * line.quantity for line in lines), Decimal("0.00")),
@@ -106,8 +106,8 @@ def order_place(
         },
     )
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql.ORDER_PLACE,
+        sql.ORDER_PLACE.execute(
+            cursor,
             [
                 order.order_id,
                 customer.pk,

@@ -48,7 +48,7 @@ def saga_apply_events(events: list[Event]) -> None:
     if not events:
         return
     with connection.cursor() as cursor:
-        cursor.execute(sql.STEPS_RECORD, _step_columns(events))
+        sql.STEPS_RECORD.execute(cursor, _step_columns(events))
         new = {row[0] for row in cursor.fetchall()}
         folds: dict[str, _Fold] = {}
         for event in events:
@@ -57,7 +57,7 @@ def saga_apply_events(events: list[Event]) -> None:
                 folds.setdefault(event.envelope.aggregate_id, _Fold()).add(event)
         if not folds:
             return
-        cursor.execute(sql.SAGAS_MERGE, _saga_columns(folds))
+        sql.SAGAS_MERGE.execute(cursor, _saga_columns(folds))
         for order_id, status, created_at, ended_at in cursor.fetchall():
             ended = folds[order_id].ended_at
             if ended is not None and ended_at == ended and created_at is not None:

@@ -75,6 +75,7 @@ def _sweep(triggered_by, order_ids, since, settle_seconds) -> Sweep:
         now=now, settle=settle, pending_sla=timedelta(seconds=policies[Kind.STUCK_ORDER].threshold_seconds)
     )
     try:
+        changed = None
         if order_ids is None:
             since = since or _default_since(now)
             sweep.since = since
@@ -82,7 +83,8 @@ def _sweep(triggered_by, order_ids, since, settle_seconds) -> Sweep:
             order_ids = _orders_to_audit(since, ctx) | set(changed.orders)
             order_ids |= set(changed.reservations) | set(changed.payments)
         wanted = sorted(set(order_ids))
-        state = clients.state_of_orders(wanted)
+        # The window's records stand; only what it did not hold is asked for by id.
+        state = clients.state_of_orders(wanted, known=changed)
         sagas = {s.order_id: s for s in OrderSaga.objects.filter(order_id__in=wanted)}
         views = _views(wanted, state, sagas)
         sweep.projection_repaired = sum(

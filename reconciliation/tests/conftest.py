@@ -87,7 +87,7 @@ class FakeServices:
             if status is not None:
                 records[order_id] = build(order_id, status, at=at)
 
-    def state_of_orders(self, order_ids: list[str]) -> clients.ServiceState:
+    def state_of_orders(self, order_ids: list[str], known=None) -> clients.ServiceState:
         self.asked.append(("orders", tuple(order_ids)))
         self._answer()
         return clients.ServiceState(

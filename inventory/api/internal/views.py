@@ -8,7 +8,7 @@ from inventory import selectors
 class InventoryStateView(StateView):
     def state(self, query: dict) -> dict:
         reservations = window(selectors.reservation_states(), query)
-        return {
-            "reservations": [selectors.reservation_state_as_dict(r) for r in reservations],
-            "products": selectors.stock_states(),
-        }
+        state = {"reservations": [selectors.reservation_state_as_dict(r) for r in reservations]}
+        if query["products"]:
+            state["products"] = selectors.stock_states()
+        return state
