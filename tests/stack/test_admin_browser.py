@@ -7,9 +7,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.stack.browser import admin_login, admin_submit_login
-from tests.stack.client import customer, outcome, place, product, stock
+from tests.stack.client import stock
 from tests.stack.conftest import ROOT, ctl, service_url, wait_until
-from tests.stack.test_reconciliation import NON_STAFF_PASSWORD, non_staff_user, reconcile, sql
+from tests.stack.test_reconciliation import (
+    NON_STAFF_PASSWORD,
+    declined_order,
+    non_staff_user,
+    reconcile,
+    sql,
+)
 
 # Django's message for a failed admin login (django.contrib.admin.forms.AdminAuthenticationForm).
 # The label the admin shows for a divergence support resolved (reconciliation.models.Divergence.Status).
@@ -78,10 +84,7 @@ def test_support_finds_a_divergence_applies_its_fix_and_sees_it_resolved(
     page: Page, held_reservations_fixed_by_hand
 ):
     # given stock still held for a declined order, found by a sweep
-    token, sku = customer(), product(stock=5)
-    order_id = place(token, sku, quantity=2, card="tok_chargeDeclined")["order_id"]
-    assert outcome(token, order_id)["status"] == "failed"
-    wait_until(lambda: stock(sku) == (5, 0), timeout=30, message="the declined order's stock to be released")
+    sku, order_id = declined_order(quantity=2, stock_on_hand=5)
     sql("inventory", "UPDATE inventory_reservation SET status = 'held' WHERE order_id = %s", order_id)
     sql("inventory", "UPDATE inventory_product SET reserved_quantity = 2 WHERE sku = %s", sku)
     reconcile(order_id)

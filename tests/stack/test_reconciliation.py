@@ -49,7 +49,9 @@ def divergences(order_id: str = "", status: str = "") -> list[dict]:
 
 def detected(order_id: str, kind: str, *more_kinds: str) -> dict | list[dict]:
     """Sweep; the divergence of each kind the sweep found for the order (it may be fixed already)."""
-    seen = reconcile(order_id)["divergences"]
+    result = reconcile(order_id)
+    assert result["error"] == "", result
+    seen = result["divergences"]
     found = []
     for wanted in (kind, *more_kinds):
         matches = [d for d in seen if d["kind"] == wanted and d["order_id"] == order_id]
@@ -86,6 +88,30 @@ def _projected(order_id: str) -> bool:
     return bool(rows and rows[0][0])
 
 
+def declined_order(quantity: int, stock_on_hand: int) -> tuple[str, str]:
+    """An order failed by a declined card, once inventory has done with it: the stock released on
+    the declined payment and the OrderFailed that follows applied too (a no-op then, but one
+    that would release again stock a test holds by hand before it arrives)."""
+    token, sku = customer(), product(stock=stock_on_hand)
+    order_id = place(token, sku, quantity=quantity, card="tok_chargeDeclined")["order_id"]
+    assert outcome(token, order_id)["failure_reason"] == "payment_declined"
+    wait_until(
+        lambda: stock(sku) == (stock_on_hand, 0),
+        timeout=30,
+        message="the declined order's stock to be released",
+    )
+    wait_until(
+        lambda: sql(
+            "inventory",
+            "SELECT 1 FROM events_inboxevent WHERE aggregate_id = %s AND event_type = 'OrderFailed'",
+            order_id,
+        ),
+        timeout=30,
+        message="inventory to apply the OrderFailed",
+    )
+    return sku, order_id
+
+
 def test_a_consistent_order_has_no_divergence():
     _, _, order_id = completed_order()
 
@@ -119,10 +145,7 @@ def test_a_payment_captured_for_a_failed_order_is_refunded_automatically():
 
 def test_stock_still_held_for_a_declined_order_is_released_automatically():
     # Given a declined order whose reservation the inventory database says is still held
-    token, sku = customer(), product(stock=5)
-    order_id = place(token, sku, quantity=3, card="tok_chargeDeclined")["order_id"]
-    assert outcome(token, order_id)["failure_reason"] == "payment_declined"
-    wait_until(lambda: stock(sku) == (5, 0), timeout=30, message="the declined order's stock to be released")
+    sku, order_id = declined_order(quantity=3, stock_on_hand=5)
     sql("inventory", "UPDATE inventory_reservation SET status = 'held' WHERE order_id = %s", order_id)
     sql("inventory", "UPDATE inventory_product SET reserved_quantity = 3 WHERE sku = %s", sku)
 
