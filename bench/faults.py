@@ -33,6 +33,15 @@ def program_pid(program: str) -> int:
     return int(ctl("pid", program))
 
 
+def program_of(kind: str, service: str, rng: random.Random) -> str:
+    """The supervisor name of a process of that kind and service: one of the service's event
+    workers for "consume" (app:consume-<service>-<n>, EVENT_WORKERS of them)."""
+    if kind != "consume":
+        return f"app:{kind}-{service}"
+    prefix = f"app:consume-{service}-"
+    return rng.choice([line.split()[0] for line in ctl("status").splitlines() if line.startswith(prefix)])
+
+
 def wait_running(program: str, timeout: float = 60) -> float:
     """Seconds until supervisor reports `program` RUNNING again."""
     started = time.monotonic()
@@ -47,7 +56,7 @@ def kill_random_process(rng: random.Random) -> dict:
     """SIGKILL one process of a random kind and service: for web, the master or one worker."""
     kind = rng.choice(KILLABLE)
     service = rng.choice(stack.SERVICES)
-    program = f"app:{kind}-{service}"
+    program = program_of(kind, service, rng)
     pid = program_pid(program)
     target = pid
     if kind == "web" and rng.random() < 0.5:
@@ -102,7 +111,7 @@ def postgres_restart() -> dict:
 def consumer_freeze(rng: random.Random, seconds: float) -> dict:
     """SIGSTOP one service's consumer past its session timeout, then SIGCONT."""
     service = rng.choice(stack.SERVICES)
-    program = f"app:consume-{service}"
+    program = program_of("consume", service, rng)
     pid = program_pid(program)
     os.kill(pid, signal.SIGSTOP)
     try:

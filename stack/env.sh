@@ -70,6 +70,21 @@ export ORDERS_PORT INVENTORY_PORT PAYMENTS_PORT RECONCILIATION_PORT
 export POSTGRES_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_HEAP_OPTS
 export KAFKA_NODES KAFKA_NODE_PORTS KAFKA_NODE_CONTROLLER_PORTS KAFKA_REPLICATION_FACTOR KAFKA_MIN_INSYNC_REPLICAS
 export KAFKA_BROKER_HEARTBEAT_INTERVAL_MS KAFKA_BROKER_SESSION_TIMEOUT_MS
+# Event workers per service: consumers of one group sharing out its topics' partitions (6 each).
+: "${EVENT_WORKERS:=1}"
+export EVENT_WORKERS
+
+# The event workers' programs for supervisor, EVENT_WORKERS per service (their numprocs), from
+# stack/supervisord.event-workers.conf into var/supervisor/event-workers.conf.
+render_event_workers() {
+  [[ $EVENT_WORKERS =~ ^[1-6]$ ]] ||
+    die "EVENT_WORKERS=$EVENT_WORKERS: from 1 to 6 event workers per service (each topic has 6 partitions)"
+  mkdir -p "$VAR/supervisor"
+  python3 -c 'import os, string, sys; sys.stdout.write(string.Template(sys.stdin.read()).substitute(os.environ))' \
+    <"$OMS_ROOT/stack/supervisord.event-workers.conf" >"$VAR/supervisor/event-workers.conf.new"
+  mv "$VAR/supervisor/event-workers.conf.new" "$VAR/supervisor/event-workers.conf"
+}
+
 # The event workers, relays and Celery run this much nicer than the web processes: on a shared
 # machine, a customer's request goes first and the asynchronous work takes the CPU left over
 # (docs/benchmarks.md). 0 gives them equal standing.

@@ -118,7 +118,7 @@ format_kafka() {
 
 start_supervisor() {
   if ctl pid >/dev/null 2>&1; then
-    ctl update >/dev/null  # apply any change to stack/supervisord.conf
+    ctl update >/dev/null  # apply any change to stack/supervisord.conf, or to EVENT_WORKERS
     ctl start infra: >/dev/null || true
   else
     say "starting the process manager (supervisord)"
@@ -174,6 +174,7 @@ mkdir -p "$VAR/log" "$VAR/run" "$VAR/redis"
 for svc in $SERVICES; do mkdir -p "$VAR/metrics/$svc"; done
 init_postgres
 init_kafka
+render_event_workers
 start_supervisor
 wait_for PostgreSQL 60 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT"
 wait_for Redis 30 redis-cli -p "$REDIS_PORT" ping

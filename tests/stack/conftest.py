@@ -25,6 +25,12 @@ def database_url(service: str) -> str:
     return os.environ[f"{service.upper()}_DATABASE_URL"]
 
 
+def event_workers(service: str) -> list[str]:
+    """The supervisor names of the service's event workers (app:consume-<service>-<n>)."""
+    prefix = f"app:consume-{service}-"
+    return [line.split()[0] for line in ctl("status").splitlines() if line.startswith(prefix)]
+
+
 def ctl(*args: str) -> str:
     """Run supervisorctl against the stack; return its output."""
     result = subprocess.run([ROOT / "stack" / "ctl", *args], capture_output=True, text=True, timeout=60)

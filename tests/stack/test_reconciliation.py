@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 
 from tests.stack.client import call, customer, outcome, payments, place, product, staff_token, stock
-from tests.stack.conftest import ROOT, ctl, database_url, service_url, wait_until
+from tests.stack.conftest import ROOT, ctl, database_url, event_workers, service_url, wait_until
 
 
 def sql(service: str, query: str, *params):
@@ -237,9 +237,10 @@ def test_an_event_lost_on_its_way_to_the_projection_is_sent_again():
 
 @pytest.fixture
 def inventory_consumer_and_orders_timeout_stopped():
-    ctl("stop", "app:consume-inventory", "app:beat-orders")
+    workers = event_workers("inventory")
+    ctl("stop", *workers, "app:beat-orders")
     yield
-    ctl("start", "app:consume-inventory", "app:beat-orders")
+    ctl("start", *workers, "app:beat-orders")
 
 
 def test_a_stuck_order_is_failed_and_compensated(inventory_consumer_and_orders_timeout_stopped):
@@ -258,7 +259,7 @@ def test_a_stuck_order_is_failed_and_compensated(inventory_consumer_and_orders_t
     assert outcome(token, order_id)["status"] == "failed"
 
     # Then, once inventory is back, the saga compensates and the audit closes the divergence
-    ctl("start", "app:consume-inventory")
+    ctl("start", *event_workers("inventory"))
     assert closed(divergence["id"], order_id)["status"] == "auto_resolved"
     wait_until(lambda: stock(sku) == (5, 0), timeout=30, message="the stock to be released")
     assert [p["status"] for p in payments(order_id)] == ["voided"]

@@ -9,7 +9,7 @@ import pytest
 from celery import Celery
 
 from tests.stack.client import call, customer, outcome, payments, place, product, stock
-from tests.stack.conftest import ctl, database_url, service_url, wait_until
+from tests.stack.conftest import ctl, database_url, event_workers, service_url, wait_until
 
 
 def test_an_order_completes_stock_is_shipped_and_the_payment_captured():
@@ -52,7 +52,7 @@ def test_a_declined_card_fails_the_order_and_releases_its_stock():
 
 def test_an_order_cancelled_while_pending_releases_its_stock_and_is_never_charged():
     token, sku = customer(), product(stock=3)
-    ctl("stop", "app:consume-inventory")  # hold the saga at its first step
+    ctl("stop", *event_workers("inventory"))  # hold the saga at its first step
     try:
         order = place(token, sku, quantity=2)
         status, body = call(
@@ -60,7 +60,7 @@ def test_an_order_cancelled_while_pending_releases_its_stock_and_is_never_charge
         )
         assert (status, body["status"]) == (202, "cancelled")
     finally:
-        ctl("start", "app:consume-inventory")
+        ctl("start", *event_workers("inventory"))
 
     wait_until(
         lambda: [p["status"] for p in payments(order["order_id"])] == ["voided"],
@@ -101,7 +101,7 @@ def test_no_dead_letters_were_left_by_the_saga(service):
 
 def test_an_order_stuck_past_its_timeout_is_failed_by_the_celery_sweep_and_compensated():
     token, sku = customer(), product(stock=3)
-    ctl("stop", "app:consume-inventory")  # the saga stalls at its first step
+    ctl("stop", *event_workers("inventory"))  # the saga stalls at its first step
     try:
         order = place(token, sku, quantity=2)
         # given it has been pending for ten minutes (longer than ORDERS_PENDING_TIMEOUT_SECONDS)
@@ -115,7 +115,7 @@ def test_an_order_stuck_past_its_timeout_is_failed_by_the_celery_sweep_and_compe
         Celery(broker=os.environ["REDIS_URL"]).send_task("orders.tasks.orders_fail_stuck", queue="orders")
         done = outcome(token, order["order_id"])
     finally:
-        ctl("start", "app:consume-inventory")
+        ctl("start", *event_workers("inventory"))
 
     assert (done["status"], done["failure_reason"]) == ("failed", "timeout")
     # inventory reserves on the late OrderCreated, then releases on OrderFailed; payments voids
