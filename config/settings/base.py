@@ -158,9 +158,9 @@ EVENTS_CONSUMER_COMMIT_INTERVAL_MS = env.int("EVENTS_CONSUMER_COMMIT_INTERVAL_MS
 # The consumers' batching window: the broker answers a consumer's fetch once this many bytes
 # are there for it, or once this many milliseconds have passed (docs/benchmarks.md, "Batching").
 EVENTS_CONSUMER_FETCH_MIN_BYTES = env.int("EVENTS_CONSUMER_FETCH_MIN_BYTES", default=65536)
-EVENTS_CONSUMER_FETCH_WAIT_MS = env.int("EVENTS_CONSUMER_FETCH_WAIT_MS", default=50)
+EVENTS_CONSUMER_FETCH_WAIT_MS = env.int("EVENTS_CONSUMER_FETCH_WAIT_MS", default=100)
 # The relay's batching window: after a NOTIFY wakes it, it waits this long for more rows to commit.
-EVENTS_RELAY_BATCH_WINDOW_MS = env.int("EVENTS_RELAY_BATCH_WINDOW_MS", default=25)
+EVENTS_RELAY_BATCH_WINDOW_MS = env.int("EVENTS_RELAY_BATCH_WINDOW_MS", default=50)
 # How long the relay waits for the broker to confirm a message before retrying it later.
 EVENTS_RELAY_MESSAGE_TIMEOUT_MS = env.int("EVENTS_RELAY_MESSAGE_TIMEOUT_MS", default=15000)
 EVENTS_RELAY_MAX_BACKOFF_SECONDS = env.int("EVENTS_RELAY_MAX_BACKOFF_SECONDS", default=30)
