@@ -16,17 +16,11 @@ import psutil
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench import stack
+from bench.stack import ctl
 
 # The kinds of process SIGKILLed at random moments, by supervisor program name prefix.
 KILLABLE = ("web", "consume", "relay", "celery", "beat")
 SERVICE_TOPICS = ("oms.orders.events", "oms.inventory.events", "oms.payments.events")
-
-
-def ctl(*args: str) -> str:
-    result = subprocess.run(
-        [str(stack.ROOT / "stack" / "ctl"), *args], capture_output=True, text=True, timeout=120
-    )
-    return result.stdout.strip()
 
 
 def program_pid(program: str) -> int:

@@ -126,15 +126,16 @@ def markdown(result: dict) -> str:
         f"{m['memory_gib']} GiB, {m['os']}; Python {m['python']}, PostgreSQL {m['postgresql']}, "
         f"Kafka {m['kafka']}; everything on the one machine.",
         "",
-        "| stretch | offered /s | achieved /s | errors | placement p50 / p95 / p99 / max (ms) "
-        "| completion p50 / p99 (s) | max outbox backlog | max consumer lag | drained after (s) "
-        "| CPU ms / order | keeps up |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| stretch | event workers | offered /s | achieved /s | errors "
+        "| placement p50 / p95 / p99 / max (ms) | completion p50 / p99 (s) | max outbox backlog "
+        "| max consumer lag | drained after (s) | CPU ms / order | keeps up |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for stretch in result["stretches"]:
         p, c = stretch["placement_ms"], stretch["completion_s"]
         lines.append(
-            f"| {stretch['label']} | {stretch['offered_per_second']:g} | {stretch['achieved_per_second']:g} "
+            f"| {stretch['label']} | {stretch.get('event_workers', 1)} | {stretch['offered_per_second']:g} "
+            f"| {stretch['achieved_per_second']:g} "
             f"| {stretch['errors']} | {p['p50']} / {p['p95']} / {p['p99']} / {p['max']} "
             f"| {c['p50']} / {c['p99']} | {stretch['max_outbox_backlog']} | {stretch['max_consumer_lag']} "
             f"| {stretch.get('drained_after_s')} | {stretch.get('cpu_ms_per_order')} "
@@ -148,8 +149,8 @@ def markdown(result: dict) -> str:
     lines += [
         "",
         f"- Maximum sustained rate: **{best:g} orders/s** ({best * 60:,.0f} orders/min).",
-        f"- Reference: PostgreSQL alone (pgbench, an order's writes) {postgres['orders_per_second']} "
-        "orders/s; "
+        f"- Reference: PostgreSQL alone (pgbench: an order's SQL as the services send it, on copies of "
+        f"their tables, every batch of one order) {postgres['orders_per_second']} orders/s; "
         f"Kafka alone (one producer, acks=all) {kafka['records_per_second']:,} records/s. "
         f"The stack's best is {best / postgres['orders_per_second']:.0%} of PostgreSQL's.",
         f"- Settled {consistency['converge_seconds']} s after the load; {consistency['orders']} orders: "

@@ -5,8 +5,10 @@
 
 Stage 1 offers 167 orders/s (10,000 a minute). Stage 2 steps the rate up, a stretch at a time,
 until placement p99 passes 300 ms or the system falls behind; the last stretch that kept up is the
-maximum sustainable rate. Between stretches the system settles. At the end: reference figures,
-a consistency check, and the results in var/bench/<run>/ (and, in full mode, docs/benchmarks.md).
+maximum sustainable rate. Then the same stretch (at that rate) with one and with two event
+workers per service (stack/scripts/event-workers.sh), side by side; the stack is left with the
+workers it had. Between stretches the system settles. At the end: reference figures, a
+consistency check, and the results in var/bench/<run>/ (and, in full mode, docs/benchmarks.md).
 """
 
 import argparse
@@ -27,6 +29,8 @@ DRAIN_SECONDS = 900
 P99_LIMIT_MS = 300
 MIN_ACHIEVED = 0.97
 MAX_ERROR_RATE = 0.001
+# Full mode ends with the same stretch at each of these event worker counts per service.
+WORKER_COUNTS = (1, 2)
 
 
 def main(argv=None) -> int:
@@ -38,6 +42,9 @@ def main(argv=None) -> int:
     parser.add_argument("--step-seconds", type=float, default=30, help="each stage 2 stretch's length")
     parser.add_argument("--rates", type=float, nargs="+", help="stage 2's rates, in order (orders/s)")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--no-workers", action="store_true", help="skip the same stretch with 1 and 2 event workers"
+    )
     args = parser.parse_args(argv)
     short = args.short
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -65,14 +72,16 @@ def main(argv=None) -> int:
     fixtures_path = out / "fixtures.json"
     fx.save(fixtures_path)
 
+    workers = stack.event_workers()
     stretches, all_requests, order_ids = [], [], []
-    for number, (label, rate, seconds) in enumerate(_plan(args, stretches)):
-        say(f"{label}: {rate:g} orders/s for {seconds:g} s")
-        samples_path = out / f"requests-{number}.csv"
+
+    def stretch(label: str, rate: float, seconds: float) -> dict:
+        say(f"{label}: {rate:g} orders/s for {seconds:g} s ({workers} event worker(s) per service)")
+        samples_path = out / f"requests-{len(stretches)}.csv"
         load.load_run(rate=rate, duration=seconds, fixtures=fixtures_path, samples=samples_path)
         requests = measures.requests_read(samples_path)
-        all_requests += requests
-        order_ids += [r.order_id for r in requests if r.name == "place" and r.status == 202]
+        all_requests.extend(requests)
+        order_ids.extend(r.order_id for r in requests if r.name == "place" and r.status == 202)
         settled = consistency.settle(list(fx.stock), sampler, timeout=SETTLE_SECONDS)
         drained = settled
         if settled is None:
@@ -85,18 +94,33 @@ def main(argv=None) -> int:
             rate=rate, duration=seconds, requests=requests, samples=sampler.samples, settled_after=drained
         )
         summary["label"] = label
+        summary["event_workers"] = workers
         summary["settled_after_s"] = None if settled is None else round(settled, 1)
         summary["drained_after_s"] = None if drained is None else round(drained, 1)
         summary["sustained"] = _kept_up(summary) and settled is not None
         stretches.append(summary)
         say("  " + _line(summary))
+        return summary
+
+    for label, rate, seconds in _plan(args, stretches):
+        stretch(label, rate, seconds)
+
+    if not short and not args.no_workers:
+        # The same stretch with one and with two event workers per service, one after the other:
+        # at the best rate kept up (stage 1's when none was).
+        rate = max((s["offered_per_second"] for s in stretches if s["sustained"]), default=STAGE_1_RATE)
+        for count in WORKER_COUNTS:
+            say(f"event workers: {count} per service")
+            workers = stack.event_workers(count)
+            stretch(f"{count} worker{'s' if count > 1 else ''}", rate, args.step_seconds)
+        workers = stack.event_workers(stretches[0]["event_workers"])
 
     say("settling, then checking consistency")
     converge = consistency.settle(list(fx.stock), sampler, timeout=300)
     sampler.stop()
     check = consistency.check(accepted=order_ids, stock=fx.stock, since=began)
     check["converge_seconds"] = None if converge is None else round(converge, 1)
-    kept = [s["offered_per_second"] for s in stretches if s["sustained"]]
+    kept = [s["offered_per_second"] for s in stretches if s["sustained"] and s["label"].startswith("stage")]
     result = {
         "run_id": run_id,
         "mode": "short" if short else "full",

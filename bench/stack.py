@@ -55,6 +55,26 @@ def query(service: str, sql: str, params=()) -> list[tuple]:
         return cursor.fetchall()
 
 
+def ctl(*args: str) -> str:
+    """supervisorctl for the stack (stack/ctl): its output."""
+    result = subprocess.run([str(ROOT / "stack" / "ctl"), *args], capture_output=True, text=True, timeout=120)
+    return result.stdout.strip()
+
+
+def event_workers(count: int | None = None) -> int:
+    """The event workers each service runs; with `count`, first make it so (the stack's own
+    stack/scripts/event-workers.sh, which returns once every service is ready again)."""
+    if count is not None:
+        subprocess.run(
+            [str(ROOT / "stack" / "scripts" / "event-workers.sh"), str(count)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+    return sum(1 for line in ctl("status").splitlines() if line.startswith("app:consume-orders-"))
+
+
 def staff_token(service: str) -> str:
     """The local admin's API token in `service`, made by DRF's own command, as an operator would."""
     result = subprocess.run(
