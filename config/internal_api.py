@@ -31,6 +31,8 @@ class StateQuerySerializer(serializers.Serializer):
     )
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
+    # The next page of a window: the records after this order's, among those changed at `since`.
+    after_order_id = serializers.CharField(required=False, max_length=64)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_WINDOW_ROWS, default=5000)
     # Whether to add every product's stock (inventory; the sweep asks once per run, not per chunk).
     products = serializers.BooleanField(required=False, default=True)
@@ -81,10 +83,14 @@ class BacklogView(InternalView):
 
 
 def window(queryset, query: dict, field: str = "updated_at"):
-    """The rows of `queryset` the query asks for: by order id, or changed in its window."""
+    """The rows of `queryset` the query asks for: by order id, or changed in its window, oldest
+    change first (then by order id, so that a page ends at a (time, order id) the next starts
+    after)."""
     if "order_ids" in query:
         return queryset.filter(order_id__in=query["order_ids"])
     rows = queryset.filter(**{f"{field}__gte": query["since"]})
+    if query.get("after_order_id"):
+        rows = rows.exclude(**{field: query["since"], "order_id__lte": query["after_order_id"]})
     if query.get("until"):
         rows = rows.filter(**{f"{field}__lt": query["until"]})
-    return rows.order_by(field)[: query["limit"]]
+    return rows.order_by(field, "order_id")[: query["limit"]]

@@ -11,6 +11,8 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from config.service_auth import service_authorization
 
 CHUNK = 500
+# The most records one answer of a window holds (config/internal_api.py allows up to 20,000).
+WINDOW_PAGE = 5000
 TIMEOUT_SECONDS = 10
 
 
@@ -55,14 +57,28 @@ def state_of_orders(order_ids: list[str], *, known: ServiceState | None = None) 
 
 def state_changed_since(since, until=None) -> ServiceState:
     """The three services' state of the orders each changed in [since, until), and every product's
-    stock."""
+    stock. A service answers a window oldest change first, at most WINDOW_PAGE records at a time:
+    a full page is followed by the next, from the (change, order id) it ended at, so a busy window
+    is read whole."""
     state = ServiceState({}, {}, {}, [])
-    query = {"since": since.isoformat(), **({"until": until.isoformat()} if until else {}), "limit": 20000}
     for service, field in RECORDS.items():
-        answer = _call("POST", service, "state", query)
-        setattr(state, field, {r["order_id"]: _typed(r) for r in answer[field]})
-        if service == "inventory":
-            state.products = answer["products"]
+        records: dict[str, dict] = {}
+        query = {
+            "since": since.isoformat(),
+            "limit": WINDOW_PAGE,
+            **({"until": until.isoformat()} if until else {}),
+        }
+        while True:
+            query["products"] = service == "inventory" and not state.products
+            answer = _call("POST", service, "state", query)
+            page = answer[field]
+            records.update((r["order_id"], _typed(r)) for r in page)
+            if query["products"]:
+                state.products = answer["products"]
+            if len(page) < WINDOW_PAGE:
+                break
+            query |= {"since": page[-1]["updated_at"], "after_order_id": page[-1]["order_id"]}
+        setattr(state, field, records)
     return state
 
 

@@ -1,11 +1,14 @@
 """The customer API's contract: what it answers, and that bad input changes nothing."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from config.service_auth import service_authorization
 from events.models import OutboxEvent
 from orders.models import Order, OrderLine, OrderStatusChange
 from orders.services import placement
@@ -281,3 +284,28 @@ def _a_request_waits_for_a_lock() -> bool:
             " AND datname = current_database()"
         )
         return cursor.fetchone()[0] > 0
+
+
+# The state API reads in a transaction of its own (REPEATABLE READ), so the test's data is committed.
+@pytest.mark.django_db(transaction=True)
+def test_the_internal_state_api_pages_a_window_by_change_then_order_id(api, catalog):
+    # Given five orders changed in the window, four of them at one instant (one transaction's now())
+    ids = [api.post("/api/v1/orders", ORDER, format="json").data["order_id"] for _ in range(5)]
+    instant = timezone.now()
+    Order.objects.filter(order_id__in=ids[1:]).update(updated_at=instant)
+    Order.objects.filter(order_id=ids[0]).update(updated_at=instant - timedelta(seconds=1))
+    service = APIClient(HTTP_AUTHORIZATION=service_authorization("reconciliation"))
+    query = {"since": (instant - timedelta(seconds=5)).isoformat(), "limit": 2, "products": False}
+
+    # When the reconciliation service reads the window two records at a time, each page from
+    # where the one before ended
+    pages = []
+    for _ in range(5):  # three pages hold it; a paging that repeats itself would go on
+        page = service.post("/internal/v1/state", query, format="json").json()["orders"]
+        pages.append([r["order_id"] for r in page])
+        if len(page) < 2:
+            break
+        query |= {"since": page[-1]["updated_at"], "after_order_id": page[-1]["order_id"]}
+
+    # Then it has read every order once, the oldest change first, the instant's by order id
+    assert pages == [[ids[0], min(ids[1:])], sorted(ids[1:])[1:3], sorted(ids[1:])[3:]]

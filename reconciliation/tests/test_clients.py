@@ -1,5 +1,7 @@
 """The client of the services' internal APIs: what a sweep asks each service for."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from reconciliation import clients
@@ -51,5 +53,36 @@ def test_the_products_come_with_the_first_request_to_inventory_only(asked, monke
     assert inventory == [
         {"order_ids": ["o1", "o2"], "products": True},
         {"order_ids": ["o3"], "products": False},
+    ]
+    assert state.products == [{"sku": "MUG"}]
+
+
+def test_a_window_busier_than_a_page_is_read_page_by_page(monkeypatch):
+    # Given each service changed 7 orders in the window, 4 of them at the same instant, and
+    # answers at most 3 records a time, by (change, order id), from where the last page ended
+    base = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    at = [base + timedelta(seconds=s) for s in (0, 1, 1, 1, 1, 2, 3)]
+    changes = [{"order_id": f"o{n}", "updated_at": a.isoformat()} for n, a in enumerate(at)]
+    asked = []
+
+    def call(method, service, endpoint, body):
+        asked.append((service, body["since"], body.get("after_order_id")))
+        since, after = datetime.fromisoformat(body["since"]), body.get("after_order_id", "")
+        key = lambda c: (datetime.fromisoformat(c["updated_at"]), c["order_id"])  # noqa: E731
+        page = [c for c in sorted(changes, key=key) if key(c) > (since, after)][: body["limit"]]
+        return {clients.RECORDS[service]: page, "products": [{"sku": "MUG"}]}
+
+    monkeypatch.setattr(clients, "_call", call)
+    monkeypatch.setattr(clients, "WINDOW_PAGE", 3)
+
+    # When a sweep reads the window
+    state = clients.state_changed_since(base)
+
+    # Then every order changed in it is there, after as many pages as it took, none asked twice
+    assert set(state.orders) == set(state.reservations) == set(state.payments) == {f"o{n}" for n in range(7)}
+    assert [(since, after) for service, since, after in asked if service == "orders"] == [
+        (base.isoformat(), None),
+        (at[2].isoformat(), "o2"),
+        (at[5].isoformat(), "o5"),
     ]
     assert state.products == [{"sku": "MUG"}]
