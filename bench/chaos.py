@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from bench import consistency, faults, fixtures, load, measures, report, stack
 
-RATE = 30
+RATE = 100
 SESSION_TIMEOUT_S = 10  # EVENTS_CONSUMER_SESSION_TIMEOUT_MS of the stack
 DOCS = stack.ROOT / "docs" / "reliability.md"
 
