@@ -6,6 +6,7 @@ twice shows; and it keeps the sequence it last applied, so an older event must n
 """
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -227,15 +228,31 @@ def consumer_thread(consumer: Consumer, **loop_options):
         raise failure[0]
 
 
-def consumer_process(consumer: Consumer, *, kill_after_batch: bool = False) -> multiprocessing.Process:
+def _then_killed(handler):
+    def handle(events):
+        handler(events)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    return handle
+
+
+def consumer_process(
+    consumer: Consumer, *, kill_after_batch: bool = False, kill_in_batch: bool = False
+) -> multiprocessing.Process:
     """Start the consumer loop in a forked process: a real process that can be really killed.
 
     With kill_after_batch, the process SIGKILLs itself after its first batch is committed to the
-    database and before the batch's offsets are committed to Kafka.
+    database and before the batch's offsets are committed to Kafka. With kill_in_batch, inside its
+    first batch: once a handler has written, before the batch's transaction commits.
     """
 
     def run():
+        nonlocal consumer
         after_batch = (lambda messages: os.kill(os.getpid(), signal.SIGKILL)) if kill_after_batch else None
+        if kill_in_batch:
+            consumer = dataclasses.replace(
+                consumer, handlers={t: _then_killed(handler) for t, handler in consumer.handlers.items()}
+            )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *args: stop.set())
         ConsumerLoop(consumer, stop=stop, poll_timeout=0.2, after_batch=after_batch).run()

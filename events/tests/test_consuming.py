@@ -185,6 +185,31 @@ def test_a_consumer_killed_after_its_database_commit_and_before_its_offset_commi
     assert restarted.exitcode == 0  # SIGTERM: finished its batch, committed, left the group
 
 
+def test_a_consumer_killed_in_the_middle_of_a_batch_leaves_nothing_of_it_and_applies_it_once_later(topic):
+    # given
+    support.open_account("a")
+    support.open_account("b")
+    support.produce(topic, credited("a", 1, 100), credited("b", 1, 10), credited("a", 2, 200))
+    consumer = support.ledger_consumer(topic)
+
+    # when: the consumer's handler has written its first batch's credits and the process is
+    # SIGKILLed before the batch's transaction commits
+    killed = support.consumer_process(consumer, kill_in_batch=True)
+    killed.join(60)
+    assert killed.exitcode == -signal.SIGKILL
+
+    # then nothing of that batch stands: no credit, no inbox row
+    assert account("a") == (0, 0) and account("b") == (0, 0)
+    assert InboxEvent.objects.filter(consumer=consumer.name).count() == 0
+
+    # and a new consumer process applies every event exactly once
+    restarted = run_until_caught_up(consumer, topic)
+    assert account("a") == (300, 2)
+    assert account("b") == (10, 1)
+    assert InboxEvent.objects.filter(consumer=consumer.name).count() == 3
+    assert restarted.exitcode == 0
+
+
 def test_a_dead_letter_retried_once_its_cause_is_fixed_applies_it_and_then_what_was_parked(topic):
     support.produce(topic, credited("x", 1, 100), credited("x", 2, 200))
     consumer = support.ledger_consumer(topic)
