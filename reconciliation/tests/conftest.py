@@ -97,7 +97,7 @@ class FakeServices:
             list(self.products),
         )
 
-    def state_changed_since(self, since, until=None) -> clients.ServiceState:
+    def state_changed_since(self, since, until=None, *, between_pages=None) -> clients.ServiceState:
         self.asked.append(("since", since))
         self._answer()
 

@@ -16,8 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from events import schemas
 from events.envelope import Envelope
 from events.models import OutboxEvent
+from reconciliation import clients
 from reconciliation.models import Divergence, DivergenceAction, Fix, Kind, OrderSaga, Severity, Sweep
 from reconciliation.services import projection, resolution
+from reconciliation.services import sweep as sweep_module
 from reconciliation.services.sweep import sweep_run
 from reconciliation.tests.conftest import ORDER
 from reconciliation.tests.records import product_record
@@ -483,3 +485,51 @@ def test_reconcile_fails_when_the_sweep_could_not_finish(services):
 
     with pytest.raises(CommandError, match=r"sweep \d+ could not finish: inventory: connection refused"):
         reconcile("--order", ORDER)
+
+
+class Clock:
+    """time for the sweep module: it moves only when slept or advanced."""
+
+    def __init__(self):
+        self.now, self.slept = 0.0, []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_large_sweep_audits_in_chunks_and_rests_between_them_for_its_duty(
+    services, policy, settings, monkeypatch
+):
+    # Given five orders, two of them divergent in different chunks; a sweep that audits two
+    # orders at a time and works a quarter of the time; each read of the services takes 1 s
+    settings.RECONCILIATION_SWEEP_CHUNK, settings.RECONCILIATION_SWEEP_DUTY = 2, 0.25
+    clock = Clock()
+    monkeypatch.setattr(sweep_module, "time", clock)
+    ids = [f"order-{n}" for n in range(5)]
+    for order_id in ids:
+        services.order(order_id, "completed", "committed", "captured")
+    services.order(ids[0], "failed", "released", "captured")
+    services.order(ids[4], "failed", "released", "captured")
+    policy(Kind.CHARGED_NOT_COMPLETED, automatic=False)
+    read = services.state_of_orders
+
+    def slow_read(order_ids, known=None):
+        clock.now += 1
+        return read(order_ids, known)
+
+    monkeypatch.setattr(clients, "state_of_orders", slow_read)
+
+    # When it audits them
+    run = sweep(*ids)
+
+    # Then it read them two by two, rested three times as long as each read between them, and
+    # judged every order as a sweep of one chunk would
+    chunks = [asked for kind, asked in services.asked if kind == "orders"]
+    assert chunks == [tuple(ids[0:2]), tuple(ids[2:4]), (ids[4],)]
+    assert clock.slept == [3.0, 3.0]
+    assert (run.orders_audited, run.opened, run.error) == (5, 2, "")
+    assert sorted(Divergence.objects.values_list("order_id", flat=True)) == [ids[0], ids[4]]
