@@ -105,6 +105,8 @@ def main(argv=None) -> int:
     accepted = [r.order_id for r in requests if r.name == "place" and r.status == 202]
     check = consistency.check(accepted=accepted, stock=fx.stock, since=began)
     check["converge_seconds"] = None if converge is None else round(converge, 1)
+    poison = faults.poison_discard()
+    say(f"the poison messages' dead letters, discarded: {poison or 'none'}")
     during = [_placement_during(requests, f) for f in timeline]
     kafka_down = [d for d in during if d["fault"] == "kafka_outage"]
     invariants = {
