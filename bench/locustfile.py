@@ -26,6 +26,8 @@ from locust import FastHttpUser, LoadTestShape, events, task
 PACE = 2.0
 RATE = float(os.environ.get("BENCH_RATE", "10"))
 DURATION = float(os.environ.get("BENCH_DURATION", "10"))
+# The load ends early once this file exists (bench/load.py's load_stop).
+STOP_FILE = os.environ.get("BENCH_STOP_FILE", "")
 
 # The mix of orders (weights out of 100): most succeed, some ask for a limited product that sells
 # out, some are paid with a card the gateway declines, a few are cancelled by the customer.
@@ -122,7 +124,7 @@ class ConstantRate(LoadTestShape):
     moment within the first PACE seconds to place its first order)."""
 
     def tick(self):
-        if self.get_run_time() >= DURATION:
+        if self.get_run_time() >= DURATION or (STOP_FILE and os.path.exists(STOP_FILE)):
             return None
         users = max(1, math.ceil(RATE * PACE))
         return users, users
