@@ -309,3 +309,15 @@ def test_the_internal_state_api_pages_a_window_by_change_then_order_id(api, cata
 
     # Then it has read every order once, the oldest change first, the instant's by order id
     assert pages == [[ids[0], min(ids[1:])], sorted(ids[1:])[1:3], sorted(ids[1:])[3:]]
+
+
+def test_cancelling_an_order_reads_it_once_to_lock_it_and_once_for_the_answer(
+    api, catalog, django_assert_num_queries
+):
+    order_id = api.post("/api/v1/orders", ORDER, format="json").json()["order_id"]
+
+    # the locked read, the update, the history row and the outbox row (in a transaction's
+    # savepoint: the test's own transaction is around it); then the order, its lines and its
+    # history for the answer
+    with django_assert_num_queries(9):
+        assert api.post(f"/api/v1/orders/{order_id}/cancel").status_code == 202

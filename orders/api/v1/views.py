@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from orders import selectors, state
 from orders.api.v1 import serializers
+from orders.models import Order
 from orders.services import placement
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -170,10 +171,12 @@ class OrderCancelView(APIView):
         },
     )
     def post(self, request, order_id):
-        if selectors.order_get_for_customer(customer=request.user, order_id=order_id) is None:
-            raise NotFound("no such order")
+        # One read of the order, locked, in the cancel itself (another customer's is not found
+        # there either); one read back, for the answer.
         try:
             placement.order_cancel(order_id=order_id, customer=request.user)
+        except Order.DoesNotExist:
+            raise NotFound("no such order") from None
         except state.IllegalTransition as exc:
             return Response(
                 {"detail": f"the order is already {exc.order.status}"}, status=status.HTTP_409_CONFLICT
