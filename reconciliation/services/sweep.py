@@ -110,10 +110,10 @@ def _sweep(triggered_by, order_ids, since, settle_seconds) -> Sweep:
                 )
                 for v in views
             )
-            findings += _findings(views, [], ctx, policies)
+            findings += _order_findings(views, ctx, policies)
             # Only what the rules could judge counts as audited: an order still moving is left alone.
             settled += [v.order_id for v in views if rules.settled(v, ctx)]
-        findings += _findings([], products, ctx, policies)
+        findings += _product_findings(products, ctx, policies)
         audited = {f"order {order_id}" for order_id in settled} | {f"product {p['sku']}" for p in products}
         audited |= {f"order {order_id} events from {s}" for order_id in settled for s in SERVICES}
         sweep.orders_audited, sweep.products_audited = len(wanted), len(products)
@@ -206,15 +206,17 @@ def _saga_dict(saga: OrderSaga | None) -> dict | None:
     return data
 
 
-def _findings(views, products, ctx, policies) -> list[tuple[rules.Finding, rules.OrderView | None]]:
+def _order_findings(views, ctx, policies) -> list[tuple[rules.Finding, rules.OrderView]]:
     found = []
     for view in views:
         for kind, rule in rules.ORDER_RULES.items():
             if policies[kind].enabled:
                 found.extend((f, view) for f in rule(view, ctx) if policies[f.kind].enabled)
-    for product in products:
-        found.extend((f, None) for f in rules.stock(product, ctx) if policies[f.kind].enabled)
     return found
+
+
+def _product_findings(products, ctx, policies) -> list[tuple[rules.Finding, None]]:
+    return [(f, None) for p in products for f in rules.stock(p, ctx) if policies[f.kind].enabled]
 
 
 def _settle_divergences(sweep: Sweep, findings, audited: set[str], policies) -> None:
