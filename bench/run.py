@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     workers = stack.event_workers()
     stretches, all_requests, order_ids = [], [], []
 
-    def stretch(label: str, rate: float, seconds: float) -> dict:
+    def stretch(label: str, rate: float, seconds: float) -> None:
         say(f"{label}: {rate:g} orders/s for {seconds:g} s ({workers} event worker(s) per service)")
         samples_path = out / f"requests-{len(stretches)}.csv"
         load.load_run(rate=rate, duration=seconds, fixtures=fixtures_path, samples=samples_path)
@@ -107,7 +107,6 @@ def main(argv=None) -> int:
         summary["sustained"] = _kept_up(summary) and settled is not None
         stretches.append(summary)
         say("  " + _line(summary))
-        return summary
 
     for label, rate, seconds in _plan(args, stretches):
         stretch(label, rate, seconds)
