@@ -158,14 +158,28 @@ def test_a_consumer_killed_after_storing_its_offsets_and_before_they_reach_kafka
     assert InboxEvent.objects.filter(consumer=consumer.name).count() == 2
 
 
+def two_accounts_three_credits(topic: str):
+    """Accounts a and b, and credits a+100, b+10, a+200 on `topic`; a consumer of them."""
+    support.open_account("a")
+    support.open_account("b")
+    support.produce(topic, credited("a", 1, 100), credited("b", 1, 10), credited("a", 2, 200))
+    return support.ledger_consumer(topic)
+
+
+def assert_applied_once(consumer, restarted) -> None:
+    """The three credits of two_accounts_three_credits applied once each, by a process that then
+    stopped cleanly (SIGTERM: finished its batch, committed, left the group)."""
+    assert account("a") == (300, 2)
+    assert account("b") == (10, 1)
+    assert InboxEvent.objects.filter(consumer=consumer.name).count() == 3
+    assert restarted.exitcode == 0
+
+
 def test_a_consumer_killed_after_its_database_commit_and_before_its_offset_commit_applies_nothing_twice(
     topic,
 ):
     # given
-    support.open_account("a")
-    support.open_account("b")
-    support.produce(topic, credited("a", 1, 100), credited("b", 1, 10), credited("a", 2, 200))
-    consumer = support.ledger_consumer(topic)
+    consumer = two_accounts_three_credits(topic)
 
     # when: the consumer applies its first batch, commits the database, and is SIGKILLed
     killed = support.consumer_process(consumer, kill_after_batch=True)
@@ -179,18 +193,12 @@ def test_a_consumer_killed_after_its_database_commit_and_before_its_offset_commi
     restarted = run_until_caught_up(consumer, topic)
 
     # then: everything applied exactly once
-    assert account("a") == (300, 2)
-    assert account("b") == (10, 1)
-    assert InboxEvent.objects.filter(consumer=consumer.name).count() == 3
-    assert restarted.exitcode == 0  # SIGTERM: finished its batch, committed, left the group
+    assert_applied_once(consumer, restarted)
 
 
 def test_a_consumer_killed_in_the_middle_of_a_batch_leaves_nothing_of_it_and_applies_it_once_later(topic):
     # given
-    support.open_account("a")
-    support.open_account("b")
-    support.produce(topic, credited("a", 1, 100), credited("b", 1, 10), credited("a", 2, 200))
-    consumer = support.ledger_consumer(topic)
+    consumer = two_accounts_three_credits(topic)
 
     # when: the consumer's handler has written its first batch's credits and the process is
     # SIGKILLed before the batch's transaction commits
@@ -203,11 +211,7 @@ def test_a_consumer_killed_in_the_middle_of_a_batch_leaves_nothing_of_it_and_app
     assert InboxEvent.objects.filter(consumer=consumer.name).count() == 0
 
     # and a new consumer process applies every event exactly once
-    restarted = run_until_caught_up(consumer, topic)
-    assert account("a") == (300, 2)
-    assert account("b") == (10, 1)
-    assert InboxEvent.objects.filter(consumer=consumer.name).count() == 3
-    assert restarted.exitcode == 0
+    assert_applied_once(consumer, run_until_caught_up(consumer, topic))
 
 
 def test_a_dead_letter_retried_once_its_cause_is_fixed_applies_it_and_then_what_was_parked(topic):
