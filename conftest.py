@@ -13,3 +13,40 @@ def _fresh_token_cache():
 
         token_cache_clear()
     yield
+
+
+@pytest.fixture
+def pipeline_measured(db):
+    """Store the pipeline's stages as `watch_pipeline` would have measured them `ago` seconds
+    back: measured({"outbox": 0.0, "consumer:inventory": 12.5}, stalled={...}). A stage with a
+    delay has events waiting; a stalled one made no progress for longer than the stall bound."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from events.models import PipelineStage
+
+    def measured(delays: dict[str, float], *, stalled=(), ago: float = 0.0) -> None:
+        at = timezone.now() - timedelta(seconds=ago)
+        stuck_since = at - timedelta(seconds=settings.PIPELINE_STALL_SECONDS + 1)
+        for name, seconds in delays.items():
+            PipelineStage.objects.update_or_create(
+                name=name,
+                defaults={
+                    "delay_seconds": seconds,
+                    "backlog": 100 if seconds or name in stalled else 0,
+                    "progressed_at": stuck_since if name in stalled else at,
+                    "measured_at": at,
+                },
+            )
+
+    return measured
+
+
+@pytest.fixture
+def saga_caught_up(pipeline_measured):
+    """Every stage of the saga's path measured just now, nothing waiting."""
+    pipeline_measured(
+        {"outbox": 0.0, "consumer:inventory": 0.0, "consumer:payments": 0.0, "consumer:orders": 0.0}
+    )

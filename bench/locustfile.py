@@ -102,7 +102,10 @@ class Customer(FastHttpUser):
             catch_response=True,
         ) as response:
             if response.status_code != 202:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+                # A refusal by admission control says when to come back; the report counts those.
+                retry_after = response.headers.get("Retry-After")
+                after = f" Retry-After={retry_after}" if retry_after else ""
+                response.failure(f"{response.status_code}{after}: {response.text[:200]}")
                 return
             order_id = response.json()["order_id"]
             response.request_meta["context"]["order_id"] = order_id

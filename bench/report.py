@@ -18,6 +18,7 @@ import psutil  # noqa: E402
 from bench import measures, stack  # noqa: E402
 
 DOCS = stack.ROOT / "docs" / "benchmarks.md"
+RELIABILITY_DOCS = DOCS.parent / "reliability.md"
 
 
 def machine() -> dict:
@@ -158,14 +159,45 @@ def markdown(result: dict) -> str:
         f"{consistency['oversold_units']}, reconciliation found {reconciliation['found']} and has "
         f"{reconciliation['open_divergences_of_the_run']} open on the run's orders. {verdict}",
     ]
+    overload = next((s for s in result["stretches"] if "overload" in s), None)
+    if overload:
+        lines += ["", overload_markdown(result["run_id"], overload)]
     return "\n".join(lines)
 
 
+def overload_markdown(run_id: str, stretch: dict) -> str:
+    """The overload stretch's figures (bench/overload.py) and what held, as a list."""
+    o = stretch["overload"]
+    statuses = ", ".join(f"{n} x {s}" for s, n in sorted(o["answers_by_status"].items()))
+    held = ", ".join(f"{what}: {'yes' if ok else '**no**'}" for what, ok in o["holds"].items())
+    return "\n".join(
+        [
+            f"Overload (run `{run_id}`): {stretch['offered_per_second']:g} orders/s offered for "
+            f"{stretch['seconds']:g} s, twice the maximum sustained rate.",
+            f"- Answers: {statuses}; refusals with `Retry-After` {o['refusals_with_retry_after']} of "
+            f"{o['refusals']}; other errors {o['other_errors']}.",
+            f"- Placement p99 over all answers {o['placement_p99_ms']} ms; goodput "
+            f"{o['goodput_per_second']:g} accepted orders/s ({o['goodput_share']:.0%} of the maximum "
+            f"sustained).",
+            f"- Accepted orders' completion p99 {o['completion_p99_s']} s (admission bound "
+            f"{o['admission_bound_s']:g} s); failed for `timeout` {o['accepted_failed_for_timeout']}; "
+            f"refunded without a cancel {o['refunded_without_cancel']}; divergences on its orders "
+            f"{sum(o['divergences_on_its_orders'].values())} {o['divergences_on_its_orders'] or ''}; "
+            f"queues drained {o['drained_after_s']} s after the load.",
+            f"- Held: {held}.",
+        ]
+    )
+
+
 def docs_update(result: dict, plot_path: Path) -> None:
-    """Replace the last-run block of docs/benchmarks.md with this run's table and plot."""
+    """Replace the last-run block of docs/benchmarks.md with this run's table and plot, and the
+    overload block of docs/reliability.md with its overload stretch."""
     block_replace(
         DOCS, f"{markdown(result)}\n\n![latency, throughput and queues](benchmarks/{plot_path.name})"
     )
+    overload = next((s for s in result["stretches"] if "overload" in s), None)
+    if overload:
+        block_replace(RELIABILITY_DOCS, overload_markdown(result["run_id"], overload), block="overload")
 
 
 def block_replace(page: Path, content: str, block: str = "last-run") -> None:

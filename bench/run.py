@@ -7,7 +7,9 @@ Stage 1 offers 167 orders/s (10,000 a minute). Stage 2 steps the rate up, a stre
 until placement p99 passes 300 ms or the system falls behind; the last stretch that kept up is the
 maximum sustainable rate. Then the same stretch at stage 1's rate with one and with two event
 workers per service (stack/scripts/event-workers.sh), side by side; the stack is left with the
-workers it had. Between stretches the system settles. At the end: reference figures, a
+workers it had. Then the overload stretch: twice the maximum sustained rate for a minute, judged
+by bench/overload.py (refusals with Retry-After, goodput, no harm to accepted orders). Between
+stretches the system settles. At the end: reference figures, a
 consistency check, and the results in var/bench/<run>/ (and, in full mode, docs/benchmarks.md).
 """
 
@@ -17,7 +19,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import consistency, fixtures, load, measures, reference, report, stack
+from bench import consistency, fixtures, load, measures, overload, reference, report, stack
 
 STAGE_1_RATE = 167
 # Up from stage 1 when it kept up, until a stretch does not; down from it when it did not, until
@@ -30,6 +32,9 @@ DRAIN_SECONDS = 900
 P99_LIMIT_MS = 300
 MIN_ACHIEVED = 0.97
 MAX_ERROR_RATE = 0.001
+# Full mode ends with the overload stretch: this many times the maximum sustained rate, this long.
+OVERLOAD_FACTOR = 2
+OVERLOAD_SECONDS = 60
 # Full mode ends with the same stretch at each of these event worker counts per service.
 WORKER_COUNTS = (1, 2)
 # After changing them, the stack counts as idle again once it uses under QUIET_CORES for
@@ -52,6 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--no-workers", action="store_true", help="skip the same stretch with 1 and 2 event workers"
     )
+    parser.add_argument("--no-overload", action="store_true", help="skip the overload stretch")
     args = parser.parse_args(argv)
     short = args.short
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -105,6 +111,15 @@ def main(argv=None) -> int:
         summary["settled_after_s"] = None if settled is None else round(settled, 1)
         summary["drained_after_s"] = None if drained is None else round(drained, 1)
         summary["sustained"] = _kept_up(summary) and settled is not None
+        if label == "overload":
+            # Judged by what admission control must keep, not by keeping up with the offer.
+            summary["overload"] = overload.overload_summary(
+                requests=requests,
+                summary=summary,
+                max_sustained=rate / OVERLOAD_FACTOR,
+                bound_s=float(stack.setting("orders", "ORDERS_ADMISSION_MAX_WAIT_SECONDS")),
+            )
+            summary["sustained"] = all(summary["overload"]["holds"].values())
         stretches.append(summary)
         say("  " + _line(summary))
 
@@ -125,6 +140,12 @@ def main(argv=None) -> int:
                 say(f"  the stack did not idle within {QUIET_TIMEOUT_SECONDS} s of the restart")
             stretch(f"{count} worker{'s' if count > 1 else ''}", STAGE_1_RATE, args.step_seconds)
         workers = stack.event_workers(stretches[0]["event_workers"])
+
+    best = max((s["offered_per_second"] for s in stretches if s["sustained"]), default=0)
+    if not short and not args.no_overload and best:
+        # Twice what the stack sustains, for a minute: admission control must refuse what it
+        # cannot take on time, quickly, and leave the orders it took unharmed.
+        stretch("overload", OVERLOAD_FACTOR * best, OVERLOAD_SECONDS)
 
     say("settling, then checking consistency")
     converge = consistency.settle(list(fx.stock), sampler, timeout=300)

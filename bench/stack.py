@@ -55,6 +55,23 @@ def query(service: str, sql: str, params=()) -> list[tuple]:
         return cursor.fetchall()
 
 
+def setting(service: str, name: str) -> str:
+    """A Django setting of a service as it runs (its settings module and this environment)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "diffsettings", "--all"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": f"config.settings.{service}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    for line in result.stdout.splitlines():
+        key, _, value = line.partition(" = ")
+        if key.strip("#").strip() == name:
+            return value.removesuffix("###").strip()
+    raise LookupError(f"{service} has no setting {name}")
+
+
 def ctl(*args: str) -> str:
     """supervisorctl for the stack (stack/ctl): its output."""
     result = subprocess.run([str(ROOT / "stack" / "ctl"), *args], capture_output=True, text=True, timeout=120)

@@ -6,13 +6,17 @@ traffic only to web processes that can serve it. Kafka is checked and reported t
 broker that does not answer makes the service "degraded", not unready: requests keep being
 served and their events wait in the outbox (an order can be placed while Kafka is down), so
 taking every web process out of service with the broker would turn a delay into an outage.
+The pipeline is reported the same way: "degraded", with the reason, while one of this service's
+stages (its outbox, its consumers) is more than PIPELINE_DEGRADED_SECONDS behind, stalled, or not
+measured (events/pipeline.py; one small query, the measurements `watch_pipeline` stored).
 """
 
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from events import kafka
+from events import kafka, pipeline
 
 # Short enough that a probe with a 2 s timeout still gets an answer while the broker is down.
 KAFKA_TIMEOUT_SECONDS = 1.0
@@ -26,9 +30,10 @@ def healthz(request):
 @require_GET
 def readyz(request):
     checks = {"database": _database_error(), "kafka": kafka.broker_error(KAFKA_TIMEOUT_SECONDS)}
+    checks["pipeline"] = None if checks["database"] else _pipeline_error()
     if checks["database"]:
         status = "unavailable"
-    elif checks["kafka"]:
+    elif checks["kafka"] or checks["pipeline"]:
         status = "degraded"
     else:
         status = "ready"
@@ -43,3 +48,15 @@ def _database_error() -> str | None:
     except Exception as exc:  # any failure means "not ready"; the message says which
         return f"{type(exc).__name__}: {exc}".strip()
     return None
+
+
+def _pipeline_error() -> str | None:
+    own = pipeline.own_stages()
+    found = pipeline.delays(own)
+    problems = [
+        stage.describe()
+        for stage in found.values()
+        if stage.stale or stage.stalled or stage.seconds > settings.PIPELINE_DEGRADED_SECONDS
+    ]
+    problems += [f"{name} never measured (is watch_pipeline running?)" for name in own if name not in found]
+    return "; ".join(problems) or None

@@ -3,7 +3,8 @@
 Each service's processes (web workers, consumers, relays, Celery) write their samples to one
 directory per service (PROMETHEUS_MULTIPROC_DIR, prometheus-client's multiprocess mode), and
 /metrics adds them up. The outbox backlog and the open dead letters are read from the database
-at scrape time, so they are right whether or not a relay or consumer is running.
+at scrape time, so they are right whether or not a relay or consumer is running; so are the
+pipeline's stages as `watch_pipeline` last measured them (events/pipeline.py).
 """
 
 import os
@@ -24,6 +25,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from events import pipeline
 from events.outbox import outbox_pending
 
 OUTBOX_PUBLISHED = Counter("events_outbox_published_total", "Outbox events the broker confirmed.", ["topic"])
@@ -95,6 +97,37 @@ class DatabaseCollector:
         for consumer, status, count in open_letters:
             family.add_metric([consumer, status], count)
         yield family
+        yield from _pipeline_families()
+
+
+def _pipeline_families():
+    stages = pipeline.delays()
+    families = {
+        "delay": GaugeMetricFamily(
+            "events_pipeline_delay_seconds",
+            "Age of the oldest event a stage (consumer group or outbox) has not applied or published yet.",
+            labels=["stage"],
+        ),
+        "backlog": GaugeMetricFamily(
+            "events_pipeline_backlog", "Events waiting at a stage of the pipeline.", labels=["stage"]
+        ),
+        "stalled": GaugeMetricFamily(
+            "events_pipeline_stalled",
+            "1 while a stage has events waiting and made no progress for PIPELINE_STALL_SECONDS.",
+            labels=["stage"],
+        ),
+        "measured": GaugeMetricFamily(
+            "events_pipeline_measured_timestamp_seconds",
+            "When watch_pipeline last measured a stage (Unix time).",
+            labels=["stage"],
+        ),
+    }
+    for stage in stages.values():
+        families["delay"].add_metric([stage.name], stage.seconds)
+        families["backlog"].add_metric([stage.name], stage.backlog)
+        families["stalled"].add_metric([stage.name], int(stage.stalled))
+        families["measured"].add_metric([stage.name], stage.measured_at.timestamp())
+    yield from families.values()
 
 
 def metrics_view(request):

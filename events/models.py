@@ -123,3 +123,23 @@ class DeadLetter(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (self.Status.DEAD, self.Status.PARKED)
+
+
+class PipelineStage(models.Model):
+    """How far behind one stage of the pipeline is, as `manage.py watch_pipeline` last measured it:
+    a consumer group (`consumer:<name>`, read from Kafka) or this service's outbox (`outbox`)."""
+
+    name = models.CharField(max_length=120, primary_key=True)
+    # The age of the oldest event not yet applied (published, for the outbox); 0 when none waits.
+    delay_seconds = models.FloatField(default=0)
+    # Events waiting: messages behind the high watermarks, or unpublished outbox rows.
+    backlog = models.BigIntegerField(default=0)
+    # Where the stage is: a group's committed offsets summed, the outbox's first waiting row.
+    # It made progress when this moved.
+    position = models.BigIntegerField(default=0)
+    # When the stage last had nothing waiting or moved forward.
+    progressed_at = models.DateTimeField()
+    measured_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name}: {self.delay_seconds:.1f} s behind"

@@ -37,13 +37,21 @@ def outbox_republish(
 
 def outbox_pending() -> tuple[int, float]:
     """How many events wait to be published, and the age in seconds of the oldest (0 when none)."""
+    backlog, _, oldest = outbox_oldest()
+    return backlog, oldest
+
+
+def outbox_oldest() -> tuple[int, int, float]:
+    """How many events wait to be published, the id of the first of them (0 when none) and the
+    age in seconds of the oldest (0 when none)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
+            "SELECT count(*), coalesce(min(id), 0),"
+            " coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)"
             " FROM events_outboxevent WHERE published_at IS NULL"
         )
-        backlog, oldest = cursor.fetchone()
-    return backlog, float(oldest)
+        backlog, first, oldest = cursor.fetchone()
+    return backlog, first, float(oldest)
 
 
 def outbox_backlog() -> dict:

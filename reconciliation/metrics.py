@@ -5,7 +5,7 @@ divergences and of pending orders is read from the database at scrape time.
 """
 
 from django.db import connection
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 SAGA_COMPLETION = Histogram(
@@ -19,6 +19,11 @@ DETECTION_DELAY = Histogram(
     "Time from the last change of the records involved to a divergence's detection, by kind.",
     ["kind"],
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400),
+)
+
+FIXES_HELD = Counter(
+    "reconciliation_fixes_held_total",
+    "Automatic fixes a sweep held back because it found a mass divergence (the breaker).",
 )
 
 PENDING_AGE_LABELS = ("under_1m", "1m_to_5m", "over_5m")
@@ -48,6 +53,11 @@ class ReconciliationCollector:
                 "SELECT extract(epoch FROM max(finished_at)) FROM reconciliation_sweep WHERE error = ''"
             )
             (last_sweep,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT fixes_held FROM reconciliation_sweep WHERE finished_at IS NOT NULL AND error = ''"
+                " ORDER BY started_at DESC LIMIT 1"
+            )
+            held = cursor.fetchone()
         open_count = GaugeMetricFamily(
             "reconciliation_divergences_open", "Open divergences.", labels=["kind", "severity"]
         )
@@ -71,6 +81,11 @@ class ReconciliationCollector:
             "reconciliation_orders_pending_oldest_age_seconds",
             "Age of the oldest pending order (0 when none).",
             value=float(oldest_pending),
+        )
+        yield GaugeMetricFamily(
+            "reconciliation_last_sweep_fixes_held",
+            "Automatic fixes the last sweep held back for a person (a mass divergence; 0: none).",
+            value=float(held[0] if held else 0),
         )
         if last_sweep is not None:
             yield GaugeMetricFamily(

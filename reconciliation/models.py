@@ -215,6 +215,12 @@ class Sweep(models.Model):
     closed = models.PositiveIntegerField(default=0)
     fixes_requested = models.PositiveIntegerField(default=0)
     projection_repaired = models.PositiveIntegerField(default=0)
+    # Changes after this were not yet auditable (their events could still be on their way).
+    audited_until = models.DateTimeField(null=True, blank=True)
+    # How far behind the pipeline was, summed over its stages (services/horizon.py).
+    pipeline_lag_seconds = models.FloatField(null=True, blank=True)
+    # Automatic fixes held back: the sweep found too many divergences to trust them (the breaker).
+    fixes_held = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
     class Meta:

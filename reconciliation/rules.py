@@ -7,7 +7,9 @@ services' answers from their internal APIs (dicts), read by the sweep:
     OrderView(order_id, order, reservation, payment, saga, steps)
 
 An order still moving through its saga is not divergent: rules that compare sides skip an
-order whose records changed less than `settle` ago. The stuck-order rule has its own SLA.
+order whose records changed less than `settle` before the horizon (the time up to which every
+change's events can have reached every side; now, when nothing lags), so that lag is never
+taken for divergence. The stuck-order rule has its own SLA, counted from the horizon too.
 """
 
 from dataclasses import dataclass, field
@@ -63,6 +65,14 @@ class Context:
     now: datetime
     settle: timedelta
     pending_sla: timedelta
+    # The time up to which every change's events can have reached every side (services/horizon.py):
+    # the rules judge changes against it, not against the wall clock. None: now.
+    horizon: datetime | None = None
+
+    @property
+    def audited_until(self) -> datetime:
+        """Changes at or before this are settled enough to judge."""
+        return (self.horizon or self.now) - self.settle
 
 
 def _order_subject(view: OrderView) -> str:
@@ -80,7 +90,7 @@ def _entities(view: OrderView, *sides: str) -> list[dict]:
 
 def settled(view: OrderView, ctx: Context) -> bool:
     last = view.last_change()
-    return last is None or ctx.now - last >= ctx.settle
+    return last is None or last <= ctx.audited_until
 
 
 def completed_unpaid(view: OrderView, ctx: Context) -> list[Finding]:
@@ -195,7 +205,12 @@ def reservation_vs_order(view: OrderView, ctx: Context) -> list[Finding]:
 def stuck_order(view: OrderView, ctx: Context) -> list[Finding]:
     """An order pending longer than its SLA: its saga has stalled."""
     order = view.order
-    if not order or order["status"] != "pending" or ctx.now - order["created_at"] < ctx.pending_sla:
+    # Pending past its SLA counted from the horizon: an order behind a backlog is late, not stuck.
+    if (
+        not order
+        or order["status"] != "pending"
+        or (ctx.horizon or ctx.now) - order["created_at"] < ctx.pending_sla
+    ):
         return []
     age = int((ctx.now - order["created_at"]).total_seconds())
     return [

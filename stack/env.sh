@@ -12,6 +12,10 @@ fi
 : "${ORDERS_PORT:=8001}" "${INVENTORY_PORT:=8002}" "${PAYMENTS_PORT:=8003}" "${RECONCILIATION_PORT:=8004}"
 : "${POSTGRES_PORT:=5433}" "${REDIS_PORT:=6380}" "${KAFKA_PORT:=9092}" "${KAFKA_CONTROLLER_PORT:=9093}"
 : "${ORDERS_WEB_WORKERS:=2}" "${INVENTORY_WEB_WORKERS:=1}" "${PAYMENTS_WEB_WORKERS:=1}" "${RECONCILIATION_WEB_WORKERS:=1}"
+# Threads per orders web process: more than its admission door lets place orders at once
+# (ORDERS_ADMISSION_MAX_IN_FLIGHT, 4), so that requests beyond those reach the door and are
+# refused at once instead of queueing for a thread (docs/benchmarks.md, "Overload").
+: "${ORDERS_WEB_THREADS:=16}"
 : "${OMS_ADMIN_USER:=admin}" "${OMS_ADMIN_PASSWORD:=admin}"
 
 # Kafka: one node (KAFKA_NODES=1, the default) or a cluster of three (KAFKA_NODES=3), each node a
@@ -90,7 +94,7 @@ render_event_workers() {
 # (docs/benchmarks.md). 0 gives them equal standing.
 : "${WORKER_NICE:=10}"
 export WORKER_NICE
-export ORDERS_WEB_WORKERS INVENTORY_WEB_WORKERS PAYMENTS_WEB_WORKERS RECONCILIATION_WEB_WORKERS
+export ORDERS_WEB_THREADS ORDERS_WEB_WORKERS INVENTORY_WEB_WORKERS PAYMENTS_WEB_WORKERS RECONCILIATION_WEB_WORKERS
 export OMS_ADMIN_USER OMS_ADMIN_PASSWORD KAFKA_BOOTSTRAP_SERVERS REDIS_URL
 
 ctl() { "$VENV/bin/supervisorctl" -c "$SUPERVISOR_CONF" "$@"; }

@@ -56,6 +56,9 @@ SHARED_APPS = [
     "events",
 ]
 
+# WSGI middleware around Django's handler, outermost first (config/wsgi.py); set per service.
+WSGI_MIDDLEWARE: list[str] = []
+
 MIDDLEWARE = [
     "config.middleware.RequestBodyLimitMiddleware",
     "config.middleware.NulCharacterMiddleware",
@@ -153,8 +156,10 @@ EVENTS_CONSUMER_GROUP_PREFIX = env("EVENTS_CONSUMER_GROUP_PREFIX", default="")
 EVENTS_CONSUMER_SESSION_TIMEOUT_MS = env.int("EVENTS_CONSUMER_SESSION_TIMEOUT_MS", default=10000)
 # Consumers mark each applied batch's offsets at once and Kafka receives them this often (and on
 # a rebalance or a clean stop): a consumer killed in between re-reads at most this much, which
-# the inbox absorbs, instead of a broker round trip after every batch.
-EVENTS_CONSUMER_COMMIT_INTERVAL_MS = env.int("EVENTS_CONSUMER_COMMIT_INTERVAL_MS", default=1000)
+# the inbox absorbs, instead of a broker round trip after every batch. The committed offsets are
+# also what the pipeline's delay is measured from (events/pipeline.py): a busy group reads up to
+# this much behind, so it is short (4 small requests a second per consumer).
+EVENTS_CONSUMER_COMMIT_INTERVAL_MS = env.int("EVENTS_CONSUMER_COMMIT_INTERVAL_MS", default=250)
 # The consumers' batching window: the broker answers a consumer's fetch once this many bytes
 # are there for it, or once this many milliseconds have passed (docs/benchmarks.md, "Batching").
 EVENTS_CONSUMER_FETCH_MIN_BYTES = env.int("EVENTS_CONSUMER_FETCH_MIN_BYTES", default=65536)
@@ -168,6 +173,17 @@ EVENTS_RELAY_MAX_BACKOFF_SECONDS = env.int("EVENTS_RELAY_MAX_BACKOFF_SECONDS", d
 EVENTS_OUTBOX_RETENTION_DAYS = env.int("EVENTS_OUTBOX_RETENTION_DAYS", default=7)
 # Keep inbox rows longer than any redelivery or replay you may run: they are what makes one harmless.
 EVENTS_INBOX_RETENTION_DAYS = env.int("EVENTS_INBOX_RETENTION_DAYS", default=30)
+
+# The pipeline's delay (events/pipeline.py): `manage.py watch_pipeline` measures this service's
+# outbox and these consumer groups (by consumer name; a service's own by default) this often.
+PIPELINE_WATCH_INTERVAL_SECONDS = env.float("PIPELINE_WATCH_INTERVAL_SECONDS", default=1.0)
+PIPELINE_WATCHED_CONSUMERS: list[str] | None = None
+# A stage with events waiting that made no progress for this long is stalled: an outage.
+PIPELINE_STALL_SECONDS = env.int("PIPELINE_STALL_SECONDS", default=15)
+# A measurement older than this is stale: how far behind the pipeline is, is unknown.
+PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=10)
+# /readyz says `degraded` when one of this service's stages is this far behind (or stalled).
+PIPELINE_DEGRADED_SECONDS = env.int("PIPELINE_DEGRADED_SECONDS", default=10)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ACKS_LATE = True

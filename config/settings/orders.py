@@ -10,10 +10,25 @@ DATABASES = {"default": service_database(SERVICE_NAME)}
 STATIC_ROOT = static_root(SERVICE_NAME)
 CELERY_TASK_DEFAULT_QUEUE = SERVICE_NAME
 EVENT_CONSUMERS = ["orders.handlers.CONSUMER"]
+WSGI_MIDDLEWARE = ["orders.wsgi.AdmissionMiddleware"]
 # An order still pending after this long is failed with reason `timeout` and compensated.
 ORDERS_PENDING_TIMEOUT_SECONDS = env.int("ORDERS_PENDING_TIMEOUT_SECONDS", default=120)
+# Admission control (orders/services/admission.py): placement refuses a growing share of new
+# orders (503, Retry-After) while a new order would wait longer than MAX_WAIT for its saga, and
+# admits more again once the wait is below REOPEN_RATIO of it; a web process places at most
+# MAX_IN_FLIGHT orders at once, lets up to MAX_QUEUED more wait QUEUE_SECONDS for a slot, and
+# refuses the rest. Each web process re-reads the measured
+# wait this often. docs/benchmarks.md ("Overload") has the measurements behind the defaults.
+ORDERS_ADMISSION_MAX_WAIT_SECONDS = env.float("ORDERS_ADMISSION_MAX_WAIT_SECONDS", default=5.0)
+ORDERS_ADMISSION_MAX_IN_FLIGHT = env.int("ORDERS_ADMISSION_MAX_IN_FLIGHT", default=4)
+ORDERS_ADMISSION_MAX_QUEUED = env.int("ORDERS_ADMISSION_MAX_QUEUED", default=8)
+ORDERS_ADMISSION_QUEUE_SECONDS = env.float("ORDERS_ADMISSION_QUEUE_SECONDS", default=0.1)
+ORDERS_ADMISSION_REOPEN_RATIO = env.float("ORDERS_ADMISSION_REOPEN_RATIO", default=0.5)
+ORDERS_ADMISSION_REFRESH_SECONDS = env.float("ORDERS_ADMISSION_REFRESH_SECONDS", default=0.5)
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,
     "TITLE": "Orders service API",
     "DESCRIPTION": "Customers place and follow orders.",
 }
+# The saga's participants' groups are watched too: admission control and the timeouts read them.
+PIPELINE_WATCHED_CONSUMERS = ["orders", "inventory", "payments"]

@@ -41,3 +41,14 @@ RECONCILIATION_FIRST_SWEEP_HOURS = env.int("RECONCILIATION_FIRST_SWEEP_HOURS", d
 # out the customers' requests (docs/reconciliation.md). 1: no rest.
 RECONCILIATION_SWEEP_CHUNK = env.int("RECONCILIATION_SWEEP_CHUNK", default=2000)
 RECONCILIATION_SWEEP_DUTY = env.float("RECONCILIATION_SWEEP_DUTY", default=0.5)
+# Every service's consumer group is watched: the overview shows them, and the sweep audits an
+# order only once the events up to its last change can have reached every side.
+PIPELINE_WATCHED_CONSUMERS = ["orders", "inventory", "payments", "reconciliation"]
+# The circuit breaker on automatic fixes (services/sweep.py _breaker_trips): a sweep that opens
+# more than MAX_OPENED divergences, or would send more than MAX_FIX_SHARE of what it audited as
+# automatic fixes (counted from MIN_FIXES on, so that a sweep of a handful of orders can fix
+# them), sends none and leaves them for a person. A sweep sends at most AUTO_FIXES_PER_SWEEP.
+RECONCILIATION_BREAKER_MAX_OPENED = env.int("RECONCILIATION_BREAKER_MAX_OPENED", default=100)
+RECONCILIATION_BREAKER_MAX_FIX_SHARE = env.float("RECONCILIATION_BREAKER_MAX_FIX_SHARE", default=0.05)
+RECONCILIATION_BREAKER_MIN_FIXES = env.int("RECONCILIATION_BREAKER_MIN_FIXES", default=20)
+RECONCILIATION_AUTO_FIXES_PER_SWEEP = env.int("RECONCILIATION_AUTO_FIXES_PER_SWEEP", default=200)

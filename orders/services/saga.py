@@ -13,12 +13,23 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from events import pipeline
 from events.envelope import Envelope
 from events.publishing import publish
 from orders import state
 from orders.models import Order
 
 logger = logging.getLogger(__name__)
+
+# The stages an order's saga passes through: the orders outbox, then each service's consumers.
+SAGA_STAGES = (
+    pipeline.OUTBOX,
+    pipeline.consumer_stage("inventory"),
+    pipeline.consumer_stage("payments"),
+    pipeline.consumer_stage("orders"),
+)
+# An order pending at most this long past its deadline is failed per run of order_fail_stuck.
+FAIL_STUCK_LIMIT = 1000
 
 REJECTION_REASONS = {"out_of_stock": "out_of_stock", "unknown_product": "invalid_order"}
 
@@ -88,14 +99,34 @@ def _finish_one(outcome: Outcome) -> Order | None:
     return None
 
 
+def saga_backlog() -> float | None:
+    """How far behind the saga's path is, in seconds: the sum of its stages' delays, leaving out
+    a stalled stage (an outage, not a backlog). None when a measurement is stale or missing."""
+    stages = pipeline.delays(list(SAGA_STAGES))
+    if len(stages) < len(SAGA_STAGES) or any(stage.stale for stage in stages.values()):
+        return None
+    return sum(stage.seconds for stage in stages.values() if not stage.stalled)
+
+
 def order_fail_stuck(*, older_than: timedelta) -> int:
-    """Fail, with reason `timeout`, every order pending for longer than `older_than` (at most
-    1,000 a run); the other services compensate on OrderFailed. Returns how many were failed."""
-    cutoff = timezone.now() - older_than
+    """Fail, with reason `timeout`, every order its participants had within reach for longer than
+    `older_than` without answering (at most FAIL_STUCK_LIMIT a run); the other services compensate
+    on OrderFailed. Returns how many were failed.
+
+    A backlog delays orders, never fails them: an order's deadline runs from when the pipeline
+    could have reached it, so it is `older_than` plus the saga's backlog (saga_backlog: the
+    delays of the stages that make progress). A stalled stage adds nothing, so the orders a dead
+    participant holds still time out. While the backlog is unknown (the broker or the watcher is
+    down), nothing is failed."""
+    backlog = saga_backlog()
+    if backlog is None:
+        logger.warning("orders past their deadline not failed: the pipeline's delay is not measured")
+        return 0
+    cutoff = timezone.now() - older_than - timedelta(seconds=backlog)
     stuck = Order.objects.filter(status=Order.Status.PENDING, created_at__lt=cutoff).values_list(
         "order_id", flat=True
     )
-    stuck = [str(order_id) for order_id in stuck[:1000]]
+    stuck = [str(order_id) for order_id in stuck[:FAIL_STUCK_LIMIT]]
     failed = 0
     for start in range(0, len(stuck), 200):
         with transaction.atomic():

@@ -69,7 +69,7 @@ def test_the_state_machine_refuses_leaving_a_terminal_state(order):
         state.transition(order, Order.Status.COMPLETED)
 
 
-def test_orders_pending_past_the_timeout_fail_with_reason_timeout(order, customer):
+def test_orders_pending_past_the_timeout_fail_with_reason_timeout(order, customer, saga_caught_up):
     fresh = placement.order_place(
         customer=customer, lines=[placement.LineIn("CUP", 1)], payment_token="tok_visa"
     ).order
@@ -81,6 +81,53 @@ def test_orders_pending_past_the_timeout_fail_with_reason_timeout(order, custome
     fresh.refresh_from_db()
     assert (order.status, order.failure_reason, fresh.status) == ("failed", "timeout", "pending")
     assert OutboxEvent.objects.filter(event_type="OrderFailed", aggregate_id=str(order.order_id)).exists()
+
+
+def test_a_backlog_delays_the_timeout_instead_of_failing_the_order(order, pipeline_measured):
+    # given an order pending for ten minutes, while inventory's consumers, working, are nine behind
+    Order.objects.filter(pk=order.pk).update(created_at=order.created_at - timedelta(minutes=10))
+    pipeline_measured(
+        {"outbox": 0.0, "consumer:inventory": 540.0, "consumer:payments": 0.0, "consumer:orders": 0.0}
+    )
+
+    # when
+    failed = saga.order_fail_stuck(older_than=timedelta(minutes=2))
+
+    # then its participant never had it within reach for two minutes: it waits
+    order.refresh_from_db()
+    assert (failed, order.status) == (0, "pending")
+
+
+def test_an_order_held_by_a_stalled_participant_still_times_out(order, pipeline_measured):
+    # given an order pending for ten minutes, and payments' consumers stopped with events waiting
+    Order.objects.filter(pk=order.pk).update(created_at=order.created_at - timedelta(minutes=10))
+    pipeline_measured(
+        {"outbox": 0.0, "consumer:inventory": 0.0, "consumer:payments": 590.0, "consumer:orders": 0.0},
+        stalled={"consumer:payments"},
+    )
+
+    # when
+    failed = saga.order_fail_stuck(older_than=timedelta(minutes=2))
+
+    # then an outage is no backlog: the order fails for timeout and is compensated
+    order.refresh_from_db()
+    assert (failed, order.status, order.failure_reason) == (1, "failed", "timeout")
+
+
+@pytest.mark.parametrize("measurement", ["missing", "stale"])
+def test_nothing_times_out_while_the_pipelines_delay_is_unknown(order, pipeline_measured, measurement):
+    # given an order pending for ten minutes, and no fresh measurement (the broker or the watcher is down)
+    Order.objects.filter(pk=order.pk).update(created_at=order.created_at - timedelta(minutes=10))
+    if measurement == "stale":
+        stages = {"outbox": 0.0, "consumer:inventory": 0.0, "consumer:payments": 0.0, "consumer:orders": 0.0}
+        pipeline_measured(stages, ago=60)
+
+    # when
+    failed = saga.order_fail_stuck(older_than=timedelta(minutes=2))
+
+    # then
+    order.refresh_from_db()
+    assert (failed, order.status) == (0, "pending")
 
 
 def test_the_catalog_never_lets_an_older_product_event_overwrite_a_newer_one():

@@ -1,5 +1,6 @@
 """The overview page of the support console: divergences and saga completion time over time
-(charts drawn with matplotlib), and each service's current consumer lag and outbox backlog."""
+(charts drawn with matplotlib), and each service's current consumer lag, how far behind its
+consumers are (as this service's `watch_pipeline` measured them) and its outbox backlog."""
 
 import io
 
@@ -13,6 +14,7 @@ from django.shortcuts import render  # noqa: E402
 from django.utils.safestring import mark_safe  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from events import pipeline  # noqa: E402
 from events.lag import consumer_group_lag  # noqa: E402
 from events.outbox import outbox_backlog  # noqa: E402
 from reconciliation import clients  # noqa: E402
@@ -22,13 +24,14 @@ SERVICES = ("orders", "inventory", "payments", "reconciliation")
 
 
 def overview_view(request):
+    delays = pipeline.delays()
     context = {
         "title": "Reconciliation overview",
         "open_divergences": Divergence.objects.filter(status=Divergence.Status.OPEN)
         .values("kind", "severity")
         .annotate(count=Count("id"), oldest=Min("first_seen_at"))
         .order_by("severity", "kind"),
-        "services": [_service_health(service) for service in SERVICES],
+        "services": [_service_health(service, delays) for service in SERVICES],
         "last_sweep": Sweep.objects.order_by("-started_at").first(),
         "divergence_chart": mark_safe(_divergence_chart()),  # noqa: S308 - SVG rendered by matplotlib
         "completion_chart": mark_safe(_completion_chart()),  # noqa: S308
@@ -36,7 +39,7 @@ def overview_view(request):
     return render(request, "admin/reconciliation/overview.html", context)
 
 
-def _service_health(service: str) -> dict:
+def _service_health(service: str, delays: dict[str, pipeline.Delay]) -> dict:
     if service == "reconciliation":
         backlog = outbox_backlog()
     else:
@@ -47,6 +50,7 @@ def _service_health(service: str) -> dict:
     lag = consumer_group_lag(service)
     return {
         "name": service,
+        "delay": delays.get(pipeline.consumer_stage(service)),
         "lag": None if lag is None else sum(lag.values()),
         "lag_by_topic": lag,
         **backlog,

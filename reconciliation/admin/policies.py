@@ -32,6 +32,8 @@ class SweepAdmin(ReadOnlyAdmin):
         "opened",
         "closed",
         "fixes_requested",
+        "fixes_held",
+        "audited_until",
         "error",
     ]
     list_filter = ["triggered_by"]

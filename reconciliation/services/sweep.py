@@ -1,12 +1,17 @@
 """The sweep: audit the services' authoritative state, find divergences, open, fix and close them.
 
-1. Pick the orders to audit: those changed since the previous sweep began (less an overlap),
+0. Find the horizon (services/horizon.py): the time up to which every change's events can have
+   reached every side. Changes after it, less the settling time, are not yet auditable: the
+   rules leave them alone (lag is not divergence), and the next sweep's window starts there.
+1. Pick the orders to audit: those changed since the previous sweep's horizon (less an overlap),
    per the projection (their events' arrival) and per each service; every pending order past
    its SLA; every order with an open divergence. Or exactly the orders asked for.
 2. Read the three services' state of them (internal APIs) and every product's stock.
 3. Repair the projection from that state where the services' version is newer.
 4. Run the enabled rules. A finding opens a divergence (or refreshes the open one); an
-   automatic policy sends its fix at once.
+   automatic policy sends its fix at once, at most RECONCILIATION_AUTO_FIXES_PER_SWEEP a sweep,
+   unless the breaker trips (_breaker_trips: a mass divergence): then no fix is sent, and they
+   wait for a person (the overview page and the MassDivergence alert say so).
 5. An open divergence of an audited subject that no rule reported any more is closed:
    auto_resolved if the system's own fix repaired it, resolved otherwise.
 """
@@ -34,11 +39,17 @@ from reconciliation.models import (
     SagaStep,
     Sweep,
 )
-from reconciliation.services import projection, resolution
+from reconciliation.services import horizon, projection, resolution
 
 logger = logging.getLogger(__name__)
 
 SERVICES = ("orders", "inventory", "payments")
+
+
+class NotAuditable(Exception):
+    """The pipeline's delay is unknown: no change can be told settled."""
+
+
 # The advisory lock key that serialises sweeps.
 SWEEP_LOCK = 7_160_001
 
@@ -72,14 +83,25 @@ def _sweep(triggered_by, order_ids, since, settle_seconds) -> Sweep:
         seconds=settings.RECONCILIATION_SETTLE_SECONDS if settle_seconds is None else settle_seconds
     )
     policies = _policies()
-    ctx = rules.Context(
-        now=now, settle=settle, pending_sla=timedelta(seconds=policies[Kind.STUCK_ORDER].threshold_seconds)
-    )
     # A scheduled sweep's reads come in one burst (at 200 orders/s, 18,000 orders' records every
     # minute) through the same web processes and database as the customers' orders: paced, it
     # works only RECONCILIATION_SWEEP_DUTY of the time, resting between its pieces of work.
     pace = _Pace(settings.RECONCILIATION_SWEEP_DUTY)
     try:
+        seen_up_to = horizon.horizon_measure(now)
+        if seen_up_to.at is None:
+            raise NotAuditable(seen_up_to.reason)
+        ctx = rules.Context(
+            now=now,
+            settle=settle,
+            pending_sla=timedelta(seconds=policies[Kind.STUCK_ORDER].threshold_seconds),
+            horizon=seen_up_to.at,
+        )
+        sweep.audited_until, sweep.pipeline_lag_seconds = ctx.audited_until, seen_up_to.lag_seconds
+        if seen_up_to.lag_seconds > settings.RECONCILIATION_SETTLE_SECONDS:
+            logger.info(
+                "sweep %s audits changes up to %s: %s", sweep.pk, ctx.audited_until, seen_up_to.reason
+            )
         changed = None
         if order_ids is None:
             since = since or _default_since(now)
@@ -121,6 +143,9 @@ def _sweep(triggered_by, order_ids, since, settle_seconds) -> Sweep:
     except clients.ServiceUnavailable as exc:
         logger.warning("sweep %s stopped: %s", sweep.pk, exc)
         sweep.error = str(exc)
+    except NotAuditable as exc:
+        logger.warning("sweep %s audited nothing: %s", sweep.pk, exc)
+        sweep.error = f"nothing audited: how far behind the pipeline is, is unknown ({exc})"
     sweep.finished_at = timezone.now()
     sweep.save()
     if pace.rested:
@@ -163,13 +188,15 @@ def _default_since(now):
     )
     if last is None:
         return now - timedelta(hours=settings.RECONCILIATION_FIRST_SWEEP_HOURS)
-    return last.started_at - timedelta(seconds=settings.RECONCILIATION_SWEEP_OVERLAP_SECONDS)
+    # What the last sweep left as not yet auditable (changed after its horizon) is audited now.
+    reached = min(last.started_at, last.audited_until or last.started_at)
+    return reached - timedelta(seconds=settings.RECONCILIATION_SWEEP_OVERLAP_SECONDS)
 
 
 def _orders_to_audit(since, ctx: rules.Context) -> set[str]:
     changed = SagaStep.objects.filter(received_at__gte=since).values_list("saga_id", flat=True).distinct()
     stuck = OrderSaga.objects.filter(
-        order_status="pending", created_at__lt=ctx.now - ctx.pending_sla
+        order_status="pending", created_at__lt=(ctx.horizon or ctx.now) - ctx.pending_sla
     ).values_list("order_id", flat=True)
     open_ones = (
         Divergence.objects.filter(status=Divergence.Status.OPEN)
@@ -221,6 +248,7 @@ def _product_findings(products, ctx, policies) -> list[tuple[rules.Finding, None
 
 def _settle_divergences(sweep: Sweep, findings, audited: set[str], policies) -> None:
     seen: set[tuple[str, str]] = set()
+    to_fix: list[Divergence] = []
     for finding, view in findings:
         seen.add((finding.kind, finding.subject))
         evidence = view.evidence() if view else {"inventory": finding.entities}
@@ -237,6 +265,21 @@ def _settle_divergences(sweep: Sweep, findings, audited: set[str], policies) -> 
             and policies[finding.kind].automatic
             and divergence.suggested_fix != Fix.MANUAL
         ):
+            to_fix.append(divergence)
+    if _breaker_trips(sweep, len(to_fix)):
+        sweep.fixes_held = len(to_fix)
+        metrics.FIXES_HELD.inc(len(to_fix))
+        logger.warning(
+            "sweep %s: mass divergence (%s opened, %s to fix of %s orders audited): no automatic fix sent;"
+            " they wait for a person",
+            sweep.pk,
+            sweep.opened,
+            len(to_fix),
+            sweep.orders_audited,
+        )
+    else:
+        # At most so many a sweep: the rest stay open and the next sweep sends theirs.
+        for divergence in to_fix[: settings.RECONCILIATION_AUTO_FIXES_PER_SWEEP]:
             resolution.divergence_apply_fix(divergence=divergence, actor=resolution.SYSTEM, automatic=True)
             sweep.fixes_requested += 1
     # A disabled rule did not look: its open divergences stay as they are.
@@ -253,6 +296,19 @@ def _settle_divergences(sweep: Sweep, findings, audited: set[str], policies) -> 
     for divergence in Divergence.objects.filter(pk__in=gone):
         _confirm_gone(divergence)
         sweep.closed += 1
+
+
+def _breaker_trips(sweep: Sweep, fixes: int) -> bool:
+    """Whether this sweep found too much to trust its own fixes: more divergences opened than
+    RECONCILIATION_BREAKER_MAX_OPENED, or (past RECONCILIATION_BREAKER_MIN_FIXES) more automatic
+    fixes than RECONCILIATION_BREAKER_MAX_FIX_SHARE of what it audited. Mass divergence is more
+    likely a fault of the audit's inputs (a lagging or broken pipeline, a bad deploy) than of
+    that many orders; acting on it would add load and could do harm at scale."""
+    audited = sweep.orders_audited + sweep.products_audited
+    too_many_fixes = fixes >= settings.RECONCILIATION_BREAKER_MIN_FIXES and (
+        fixes > settings.RECONCILIATION_BREAKER_MAX_FIX_SHARE * audited
+    )
+    return sweep.opened > settings.RECONCILIATION_BREAKER_MAX_OPENED or too_many_fixes
 
 
 def _record(finding: rules.Finding, evidence: dict, now) -> tuple[Divergence, bool]:

@@ -6,8 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from events import pipeline
 from reconciliation import clients
 from reconciliation.models import Divergence, Fix, Kind, RulePolicy, Severity
+from reconciliation.services import horizon
 from reconciliation.tests.records import order_record, payment_record, reservation_record
 
 ORDER = "9e3c2a1b-7d4f-4c8e-b5a6-3f2e1d0c9b8a"
@@ -73,6 +75,8 @@ class FakeServices:
         self.products: list[dict] = []
         self.down = ""
         self.asked: list[tuple] = []
+        # Seconds each service's oldest unpublished outbox event has waited.
+        self.outbox_age = {"orders": 0.0, "inventory": 0.0, "payments": 0.0}
 
     def order(self, order_id: str, order=None, reservation=None, payment=None, *, age=timedelta(hours=1)):
         """Put the services' records of an order (status names; None for no record), last changed
@@ -108,14 +112,31 @@ class FakeServices:
             changed(self.orders), changed(self.reservations), changed(self.payments), list(self.products)
         )
 
+    def backlog(self, service: str) -> dict:
+        self._answer()
+        return {
+            "outbox_backlog": 0,
+            "outbox_oldest_age_seconds": self.outbox_age[service],
+            "dead_letters_open": 0,
+        }
+
     def _answer(self):
         if self.down:
             raise clients.ServiceUnavailable(f"{self.down}: connection refused")
 
 
 @pytest.fixture
-def services(monkeypatch):
+def pipeline_caught_up(pipeline_measured):
+    """Every consumer group and this service's outbox measured just now, nothing waiting."""
+    stages = [pipeline.consumer_stage(c) for c in horizon.CONSUMERS] + [pipeline.OUTBOX]
+    pipeline_measured(dict.fromkeys(stages, 0.0))
+
+
+@pytest.fixture
+def services(monkeypatch, pipeline_caught_up):
+    """The three services' internal APIs, faked; the pipeline measured caught up."""
     fake = FakeServices()
     monkeypatch.setattr(clients, "state_of_orders", fake.state_of_orders)
     monkeypatch.setattr(clients, "state_changed_since", fake.state_changed_since)
+    monkeypatch.setattr(clients, "backlog", fake.backlog)
     return fake

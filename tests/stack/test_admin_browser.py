@@ -11,9 +11,11 @@ from tests.stack.client import stock
 from tests.stack.conftest import ROOT, ctl, service_url, wait_until
 from tests.stack.test_reconciliation import (
     NON_STAFF_PASSWORD,
+    closed,
     declined_order,
+    detected,
+    divergences,
     non_staff_user,
-    reconcile,
     sql,
 )
 
@@ -87,7 +89,7 @@ def test_support_finds_a_divergence_applies_its_fix_and_sees_it_resolved(
     sku, order_id = declined_order(quantity=2, stock_on_hand=5)
     sql("inventory", "UPDATE inventory_reservation SET status = 'held' WHERE order_id = %s", order_id)
     sql("inventory", "UPDATE inventory_product SET reserved_quantity = 2 WHERE sku = %s", sku)
-    reconcile(order_id)
+    detected(order_id, "held_for_ended_order")
     base_url = service_url("reconciliation")
 
     # when support finds it in the console and applies its suggested fix
@@ -104,7 +106,8 @@ def test_support_finds_a_divergence_applies_its_fix_and_sees_it_resolved(
 
     # then inventory releases the stock, and the next audit shows the divergence resolved
     wait_until(lambda: stock(sku) == (5, 0), timeout=30, message="inventory to release the stock")
-    reconcile(order_id)
+    [divergence] = divergences(order_id)
+    closed(divergence["id"], order_id)  # sweeps until the release is auditable and confirmed
     page.get_by_role("link", name=f"order {order_id}").click()
     # Resolved, not auto-resolved: a person sent the fix.
     expect(page.locator(".field-status .readonly")).to_have_text(RESOLVED_LABEL)

@@ -18,7 +18,8 @@ PROMETHEUS = ROOT / "stack" / "prometheus"
 RULES = PROMETHEUS / "alerts.yml"
 OPERATIONS_DOC = ROOT / "docs" / "operations.md"
 
-# What the services expose on /metrics (events/metrics.py, reconciliation/metrics.py), and `up`,
+# What the services expose on /metrics (events/metrics.py, orders/metrics.py,
+# reconciliation/metrics.py), and `up`,
 # which Prometheus itself records for every scrape.
 KNOWN_METRICS = {
     "events_outbox_published_total",
@@ -30,11 +31,17 @@ KNOWN_METRICS = {
     "events_dead_letters_total",
     "events_dead_letters_open",
     "events_consumer_lag",
+    "events_pipeline_delay_seconds",
+    "events_pipeline_backlog",
+    "events_pipeline_stalled",
+    "events_pipeline_measured_timestamp_seconds",
+    "orders_placements_shed_total",
     "reconciliation_divergences_open",
     "reconciliation_divergence_oldest_open_age_seconds",
     "reconciliation_orders_pending",
     "reconciliation_orders_pending_oldest_age_seconds",
     "reconciliation_last_sweep_timestamp_seconds",
+    "reconciliation_last_sweep_fixes_held",
     "up",
 }
 KNOWN_HISTOGRAMS = {
@@ -140,10 +147,11 @@ def test_every_metric_the_rules_use_is_one_the_services_expose():
 
 def test_every_known_metric_is_defined_by_the_services():
     # given
-    sources = "".join((ROOT / app / "metrics.py").read_text() for app in ("events", "reconciliation"))
+    apps = ("events", "orders", "reconciliation")
+    sources = "".join((ROOT / app / "metrics.py").read_text() for app in apps)
 
     # when
-    defined = set(re.findall(r'"((?:events|reconciliation)_\w+)"', sources))
+    defined = set(re.findall(r'"((?:events|orders|reconciliation)_\w+)"', sources))
 
     # then
     assert (KNOWN_METRICS | KNOWN_HISTOGRAMS) - {"up"} <= defined

@@ -3,7 +3,9 @@ a service's database, lose an event, stop a consumer), run a sweep, see it detec
 fixed, and see the next audit close it.
 
 Sweeps here audit only the test's own orders (`order_ids`) with no settle time, so the stack's
-own scheduled sweep and other tests' orders never get in the way.
+own scheduled sweep and other tests' orders never get in the way. A change is auditable once the
+horizon passed it (its events can have reached every side: a second or two in a quiet stack), so
+a test sweeps until it is.
 """
 
 import os
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 
 import psycopg2
 import pytest
@@ -47,16 +50,26 @@ def divergences(order_id: str = "", status: str = "") -> list[dict]:
     return body
 
 
-def detected(order_id: str, kind: str, *more_kinds: str) -> dict | list[dict]:
-    """Sweep; the divergence of each kind the sweep found for the order (it may be fixed already)."""
-    result = reconcile(order_id)
-    assert result["error"] == "", result
-    seen = result["divergences"]
-    found = []
-    for wanted in (kind, *more_kinds):
-        matches = [d for d in seen if d["kind"] == wanted and d["order_id"] == order_id]
-        assert len(matches) == 1, seen
-        found.append(matches[0])
+def detected(order_id: str, kind: str, *more_kinds: str, timeout: float = 30) -> dict | list[dict]:
+    """Sweep until the order's last change is auditable (its events can have reached every side:
+    the horizon passed it, a second or two in a quiet stack); the divergence of each kind the
+    sweep found for the order (it may be fixed already)."""
+    wanted = (kind, *more_kinds)
+
+    def found_all():
+        result = reconcile(order_id)
+        assert result["error"] == "", result
+        seen = [d for d in result["divergences"] if d["order_id"] == order_id]
+        if not seen:
+            return None  # not yet auditable
+        found = []
+        for each in wanted:
+            matches = [d for d in seen if d["kind"] == each]
+            assert len(matches) == 1, seen
+            found.append(matches[0])
+        return found
+
+    found = wait_until(found_all, timeout=timeout, interval=0.5, message=f"the audit of order {order_id}")
     return found if more_kinds else found[0]
 
 
@@ -114,8 +127,17 @@ def declined_order(quantity: int, stock_on_hand: int) -> tuple[str, str]:
 
 def test_a_consistent_order_has_no_divergence():
     _, _, order_id = completed_order()
+    completed_by = datetime.now(UTC)
 
-    result = reconcile(order_id)
+    # once the audit can judge the order (the horizon passed its completion)
+    result = wait_until(
+        lambda: (
+            (r := reconcile(order_id)) and datetime.fromisoformat(r["audited_until"]) > completed_by and r
+        ),
+        timeout=30,
+        interval=0.5,
+        message="the horizon to pass the order's completion",
+    )
 
     assert result["orders_audited"] == 1 and result["error"] == ""
     assert divergences(order_id) == []

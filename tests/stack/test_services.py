@@ -24,7 +24,10 @@ def test_each_service_is_ready_on_its_port(service):
     status, body = get(f"{service_url(service)}/readyz")
 
     assert status == 200
-    assert json.loads(body) == {"status": "ready", "checks": {"database": "ok", "kafka": "ok"}}
+    assert json.loads(body) == {
+        "status": "ready",
+        "checks": {"database": "ok", "kafka": "ok", "pipeline": "ok"},
+    }
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -40,10 +43,10 @@ def test_each_service_renders_its_admin_login_page_with_its_static_files(service
 def test_every_process_of_the_stack_runs():
     lines = [line.split() for line in ctl("status").splitlines() if line.strip()]
 
-    # PostgreSQL, Redis and Kafka's nodes; and web, relay, Celery worker and beat and the event
-    # workers for each service
+    # PostgreSQL, Redis and Kafka's nodes; and web, relay, pipeline watcher, Celery worker and
+    # beat and the event workers for each service
     workers = int(os.environ["EVENT_WORKERS"])
-    assert len(lines) == 2 + int(os.environ["KAFKA_NODES"]) + (4 + workers) * len(SERVICES)
+    assert len(lines) == 2 + int(os.environ["KAFKA_NODES"]) + (5 + workers) * len(SERVICES)
     assert {line[1] for line in lines} == {"RUNNING"}, lines
 
 

@@ -118,6 +118,7 @@ class OrderListView(APIView):
             400: error("field by field: what to change"),
             413: error("request body too large"),
             422: error("this Idempotency-Key was used with a different request"),
+            503: error("too many orders to take now (admission control); nothing was written: retry later"),
         },
     )
     def post(self, request):

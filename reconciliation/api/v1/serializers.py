@@ -53,7 +53,10 @@ class SweepSerializer(serializers.ModelSerializer):
             "opened",
             "closed",
             "fixes_requested",
+            "fixes_held",
             "projection_repaired",
+            "audited_until",
+            "pipeline_lag_seconds",
             "error",
             "divergences",
         ]

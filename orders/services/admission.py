@@ -1,0 +1,142 @@
+"""Admission control at placement: refuse new orders quickly, before writing anything, when
+taking them would harm the orders already taken. Two limits, each in every web process:
+
+1. The saga's wait. While a new order would wait longer than ORDERS_ADMISSION_MAX_WAIT_SECONDS
+   for its saga to be worked, the door admits a falling share of new orders, each by chance. The
+   expected wait is the pipeline's delay along the saga's path as `watch_pipeline` measured it
+   (events/pipeline.py): the orders outbox, then inventory's, payments' and orders' consumer
+   groups, each the age of the oldest event it has not applied yet. At each refresh the share
+   falls to ADMIT_DECREASE of itself while the wait is over the bound, grows by ADMIT_STEP once it
+   is below ORDERS_ADMISSION_REOPEN_RATIO of it, and holds in between (hysteresis, so that the
+   door does not flap). A stalled stage (an outage: its processes stopped) is left out, and so is
+   everything when a measurement is stale or missing (the broker is down, the watcher stopped):
+   placing orders keeps working while another service or the broker is down; those orders wait
+   in the outbox and the queues, and the saga's timeouts catch a participant that never answers.
+2. Placements at once. No more than ORDERS_ADMISSION_MAX_IN_FLIGHT orders are being placed in a
+   process at a time. One more waits for a slot, at most ORDERS_ADMISSION_QUEUE_SECONDS and
+   behind at most ORDERS_ADMISSION_MAX_QUEUED others (a burst of fifty customers at once goes
+   through), else it is refused (Retry-After 1); for a second after such a refusal, none waits
+   (CoDel's insight: a queue that stands only adds latency). The web process has more threads than that
+   (ORDERS_WEB_THREADS), so requests beyond it reach the door instead of queueing unseen for a
+   thread. This is what keeps placement fast under a sudden overload: the
+   saga's wait is seen a second or two late (measured once a second; the consumers yield the CPU
+   to the web processes), and an on/off door on it alone let twice the capacity in for those
+   seconds, placement p50 near 2 s (docs/benchmarks.md, "Overload").
+
+Each door re-reads the measured wait at most once every ORDERS_ADMISSION_REFRESH_SECONDS (one
+small query; none per request). It runs ahead of Django (orders/wsgi.py): a refusal costs no
+request set-up, no authentication, no body parsing, no query and no log line.
+"""
+
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from orders.services import saga
+
+# The admitted share falls to ADMIT_DECREASE of itself at each refresh over a bound, never below
+# ADMIT_MIN (a trickle of orders keeps the signals alive), and grows by ADMIT_STEP below both.
+ADMIT_DECREASE, ADMIT_MIN, ADMIT_STEP = 0.75, 0.05, 0.1
+# After a refusal for want of a slot, orders over the limit are refused without waiting this long.
+BUSY_MEMORY_SECONDS = 1.0
+# Retry-After is at least this, and at most the other.
+RETRY_AFTER_MIN_SECONDS, RETRY_AFTER_MAX_SECONDS = 1, 30
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an order is refused now, and when to try again."""
+
+    reason: str
+    retry_after_seconds: int
+
+    @property
+    def detail(self) -> str:
+        return (
+            f"{self.reason}; nothing was written. Try again in {self.retry_after_seconds} s (with the"
+            " same Idempotency-Key, if you sent one)."
+        )
+
+
+def expected_wait() -> float:
+    """Seconds a new order would wait for its saga to be worked, per the latest measurements; 0
+    when they are stale or missing (unknown: admit)."""
+    return saga.saga_backlog() or 0.0
+
+
+class Door:
+    """One web process's door: how many orders it is placing, and the share of new ones it admits."""
+
+    def __init__(self, clock=time.monotonic, chance=random.random):
+        self._clock, self._chance = clock, chance
+        self._lock = threading.Lock()
+        self._slot_freed = threading.Condition(self._lock)
+        self._queued = 0
+        self._busy_refused_at = -math.inf
+        self._checked_at = -math.inf
+        self._wait = 0.0
+        self.in_flight = 0
+        self.share = 1.0
+
+    def refusal(self) -> Refusal | None:
+        """None to admit the order (then call placed() once it is answered); else why not and
+        when to try again."""
+        with self._lock:
+            now = self._clock()
+            if now - self._checked_at >= settings.ORDERS_ADMISSION_REFRESH_SECONDS:
+                self._checked_at = now
+                self._adapt(expected_wait())
+            if self.share >= 1.0 or self._chance() < self.share:
+                if not self._slot_taken(now):
+                    self._busy_refused_at = now
+                    return Refusal("too many orders are being placed at this moment", RETRY_AFTER_MIN_SECONDS)
+                return None
+            reopen_below = settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS * settings.ORDERS_ADMISSION_REOPEN_RATIO
+            retry_after = min(
+                max(math.ceil(self._wait - reopen_below), RETRY_AFTER_MIN_SECONDS), RETRY_AFTER_MAX_SECONDS
+            )
+            return Refusal(
+                f"orders are taking about {self._wait:.0f} s to be processed, more than usual", retry_after
+            )
+
+    def placed(self) -> None:
+        """An admitted placement was answered."""
+        with self._lock:
+            self.in_flight -= 1
+            self._slot_freed.notify()
+
+    def _slot_taken(self, now: float) -> bool:
+        """Take a placement slot, waiting for one a moment if few others wait and none was
+        refused for want of a slot in the last second (the lock held)."""
+        limit = settings.ORDERS_ADMISSION_MAX_IN_FLIGHT
+        if self.in_flight >= limit:
+            # A burst waits; a standing overload does not (its waits would only add latency).
+            overloaded = now - self._busy_refused_at < BUSY_MEMORY_SECONDS
+            if overloaded or self._queued >= settings.ORDERS_ADMISSION_MAX_QUEUED:
+                return False
+            self._queued += 1
+            try:
+                freed = self._slot_freed.wait_for(
+                    lambda: self.in_flight < limit, timeout=settings.ORDERS_ADMISSION_QUEUE_SECONDS
+                )
+            finally:
+                self._queued -= 1
+            if not freed:
+                return False
+        self.in_flight += 1
+        return True
+
+    def _adapt(self, wait: float) -> None:
+        self._wait = wait
+        bound = settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS
+        if wait > bound:
+            self.share = max(self.share * ADMIT_DECREASE, ADMIT_MIN)
+        elif wait < bound * settings.ORDERS_ADMISSION_REOPEN_RATIO:
+            self.share = min(self.share + ADMIT_STEP, 1.0)
+
+
+DOOR = Door()
