@@ -159,7 +159,6 @@ def stages_measure(probe: Probe, consumer_names: list[str]) -> list[PipelineStag
             group = probe.group(name)
         except (KafkaException, TimeoutError) as exc:
             logger.warning("consumer group %s not measured: %s", name, exc)
-            kafka.admin_client_reset()
             continue
         stage = consumer_stage(name)
         measured.append(
