@@ -26,6 +26,7 @@ KIND_MARKERS = (
     ("gunicorn", "web"),
     ("manage.py consume", "consume"),
     ("manage.py relay_outbox", "relay"),
+    ("manage.py watch_pipeline", "watch"),
     ("celery -A config.celery beat", "beat"),
     ("celery -A config.celery worker", "celery"),
 )

@@ -20,7 +20,7 @@ ORDERS_PENDING_TIMEOUT_SECONDS = env.int("ORDERS_PENDING_TIMEOUT_SECONDS", defau
 # refuses the rest. Each web process re-reads the measured
 # wait this often. docs/benchmarks.md ("Overload") has the measurements behind the defaults.
 ORDERS_ADMISSION_MAX_WAIT_SECONDS = env.float("ORDERS_ADMISSION_MAX_WAIT_SECONDS", default=5.0)
-ORDERS_ADMISSION_MAX_IN_FLIGHT = env.int("ORDERS_ADMISSION_MAX_IN_FLIGHT", default=4)
+ORDERS_ADMISSION_MAX_IN_FLIGHT = env.int("ORDERS_ADMISSION_MAX_IN_FLIGHT", default=8)
 ORDERS_ADMISSION_MAX_QUEUED = env.int("ORDERS_ADMISSION_MAX_QUEUED", default=8)
 ORDERS_ADMISSION_QUEUE_SECONDS = env.float("ORDERS_ADMISSION_QUEUE_SECONDS", default=0.1)
 ORDERS_ADMISSION_REOPEN_RATIO = env.float("ORDERS_ADMISSION_REOPEN_RATIO", default=0.5)

@@ -6,7 +6,7 @@ taking them would harm the orders already taken. Two limits, each in every web p
    expected wait is the pipeline's delay along the saga's path as `watch_pipeline` measured it
    (events/pipeline.py): the orders outbox, then inventory's, payments' and orders' consumer
    groups, each the age of the oldest event it has not applied yet. At each refresh the share
-   falls to ADMIT_DECREASE of itself while the wait is over the bound, grows by ADMIT_STEP once it
+   halves (ADMIT_DECREASE) while the wait is over the bound, grows by ADMIT_STEP once it
    is below ORDERS_ADMISSION_REOPEN_RATIO of it, and holds in between (hysteresis, so that the
    door does not flap). A stalled stage (an outage: its processes stopped) is left out, and so is
    everything when a measurement is stale or missing (the broker is down, the watcher stopped):
@@ -14,9 +14,8 @@ taking them would harm the orders already taken. Two limits, each in every web p
    in the outbox and the queues, and the saga's timeouts catch a participant that never answers.
 2. Placements at once. No more than ORDERS_ADMISSION_MAX_IN_FLIGHT orders are being placed in a
    process at a time. One more waits for a slot, at most ORDERS_ADMISSION_QUEUE_SECONDS and
-   behind at most ORDERS_ADMISSION_MAX_QUEUED others (a burst of fifty customers at once goes
-   through), else it is refused (Retry-After 1); for a second after such a refusal, none waits
-   (CoDel's insight: a queue that stands only adds latency). The web process has more threads than that
+   behind at most ORDERS_ADMISSION_MAX_QUEUED others (a burst of customers on an idle stack goes
+   through), else it is refused (Retry-After 1). The web process has more threads than that
    (ORDERS_WEB_THREADS), so requests beyond it reach the door instead of queueing unseen for a
    thread. This is what keeps placement fast under a sudden overload: the
    saga's wait is seen a second or two late (measured once a second; the consumers yield the CPU
@@ -40,9 +39,7 @@ from orders.services import saga
 
 # The admitted share falls to ADMIT_DECREASE of itself at each refresh over a bound, never below
 # ADMIT_MIN (a trickle of orders keeps the signals alive), and grows by ADMIT_STEP below both.
-ADMIT_DECREASE, ADMIT_MIN, ADMIT_STEP = 0.75, 0.05, 0.1
-# After a refusal for want of a slot, orders over the limit are refused without waiting this long.
-BUSY_MEMORY_SECONDS = 1.0
+ADMIT_DECREASE, ADMIT_MIN, ADMIT_STEP = 0.5, 0.05, 0.1
 # Retry-After is at least this, and at most the other.
 RETRY_AFTER_MIN_SECONDS, RETRY_AFTER_MAX_SECONDS = 1, 30
 
@@ -76,7 +73,6 @@ class Door:
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._queued = 0
-        self._busy_refused_at = -math.inf
         self._checked_at = -math.inf
         self._wait = 0.0
         self.in_flight = 0
@@ -87,12 +83,15 @@ class Door:
         when to try again."""
         with self._lock:
             now = self._clock()
-            if now - self._checked_at >= settings.ORDERS_ADMISSION_REFRESH_SECONDS:
+            refresh = settings.ORDERS_ADMISSION_REFRESH_SECONDS
+            if now - self._checked_at >= refresh:
+                # A door nobody knocked at since counts every refresh it missed: once quiet, it
+                # opens as fast as it would have with orders coming (the wait does not need them).
+                missed = 1 if self._checked_at == -math.inf else int((now - self._checked_at) // refresh)
                 self._checked_at = now
-                self._adapt(expected_wait())
+                self._adapt(expected_wait(), refreshes=missed)
             if self.share >= 1.0 or self._chance() < self.share:
-                if not self._slot_taken(now):
-                    self._busy_refused_at = now
+                if not self._slot_taken():
                     return Refusal("too many orders are being placed at this moment", RETRY_AFTER_MIN_SECONDS)
                 return None
             reopen_below = settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS * settings.ORDERS_ADMISSION_REOPEN_RATIO
@@ -109,14 +108,11 @@ class Door:
             self.in_flight -= 1
             self._slot_freed.notify()
 
-    def _slot_taken(self, now: float) -> bool:
-        """Take a placement slot, waiting for one a moment if few others wait and none was
-        refused for want of a slot in the last second (the lock held)."""
+    def _slot_taken(self) -> bool:
+        """Take a placement slot, waiting for one a moment if few others wait (the lock held)."""
         limit = settings.ORDERS_ADMISSION_MAX_IN_FLIGHT
         if self.in_flight >= limit:
-            # A burst waits; a standing overload does not (its waits would only add latency).
-            overloaded = now - self._busy_refused_at < BUSY_MEMORY_SECONDS
-            if overloaded or self._queued >= settings.ORDERS_ADMISSION_MAX_QUEUED:
+            if self._queued >= settings.ORDERS_ADMISSION_MAX_QUEUED:
                 return False
             self._queued += 1
             try:
@@ -130,13 +126,13 @@ class Door:
         self.in_flight += 1
         return True
 
-    def _adapt(self, wait: float) -> None:
+    def _adapt(self, wait: float, *, refreshes: int = 1) -> None:
         self._wait = wait
         bound = settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS
         if wait > bound:
             self.share = max(self.share * ADMIT_DECREASE, ADMIT_MIN)
         elif wait < bound * settings.ORDERS_ADMISSION_REOPEN_RATIO:
-            self.share = min(self.share + ADMIT_STEP, 1.0)
+            self.share = min(self.share + ADMIT_STEP * refreshes, 1.0)
 
 
 DOOR = Door()

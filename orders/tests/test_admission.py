@@ -137,21 +137,21 @@ def test_the_admitted_share_falls_above_the_bound_and_rises_only_well_below_it(c
         return round(admission.DOOR.share, 2)
 
     assert refresh(4.0) == 1.0  # below the bound: every order
-    assert [refresh(6.0), refresh(6.0)] == [0.75, 0.56]  # above: down a quarter at each refresh
-    assert refresh(4.0) == 0.56  # below the bound, above 2.5 s: it holds (no flapping)
-    assert [refresh(2.0) for _ in range(3)] == [0.66, 0.76, 0.86]  # below 2.5 s: it grows
-    assert [refresh(4.0), refresh(1.0), refresh(1.0)] == [0.86, 0.96, 1.0]
-    assert [refresh(60.0) for _ in range(12)][-1] == admission.ADMIT_MIN  # a trickle always flows
+    assert [refresh(6.0), refresh(6.0)] == [0.5, 0.25]  # above: halved at each refresh
+    assert refresh(4.0) == 0.25  # below the bound, above 2.5 s: it holds (no flapping)
+    assert [refresh(2.0) for _ in range(3)] == [0.35, 0.45, 0.55]  # below 2.5 s: it grows
+    assert [refresh(4.0), refresh(1.0), refresh(1.0)] == [0.55, 0.65, 0.75]
+    assert [refresh(60.0) for _ in range(6)][-1] == admission.ADMIT_MIN  # a trickle always flows
 
 
 def test_the_door_admits_its_share_of_orders_by_chance(monkeypatch, pipeline_measured):
     draws = iter([0.1, 0.3, 0.6, 0.9])
     monkeypatch.setattr(admission, "DOOR", admission.Door(chance=lambda: next(draws)))
-    saga_behind(pipeline_measured, inventory=6.0)  # the first refresh takes the share to 0.75
+    saga_behind(pipeline_measured, inventory=6.0)  # the first refresh halves the share
 
     answers = [call("POST", "/api/v1/orders")[1][:3] for _ in range(4)]
 
-    assert answers == ["202", "202", "202", "503"]
+    assert answers == ["202", "202", "503", "503"]
 
 
 def test_the_door_reads_the_measurements_at_most_once_per_refresh(
@@ -269,17 +269,18 @@ def test_an_order_that_waited_its_time_for_a_slot_is_refused(pipeline_measured):
     assert (door.in_flight, door._queued) == (1, 0)
 
 
-@override_settings(
-    ORDERS_ADMISSION_MAX_IN_FLIGHT=1, ORDERS_ADMISSION_MAX_QUEUED=1, ORDERS_ADMISSION_QUEUE_SECONDS=5
-)
-def test_after_a_refusal_for_want_of_a_slot_none_waits_for_a_second(clock, pipeline_measured):
-    # given one slot, taken, and an order just refused for want of it (a standing overload)
-    saga_behind(pipeline_measured, inventory=0.0)
-    door = admission.DOOR
-    door._busy_refused_at = clock.now
-    assert door.refusal() is None
+def test_a_door_left_closed_opens_with_the_time_that_passed_not_only_with_orders(clock, pipeline_measured):
+    # given a door that an overload closed to its trickle
+    saga_behind(pipeline_measured, inventory=60.0)
+    for _ in range(6):
+        clock.now += 1.0
+        call("POST", "/api/v1/orders")
+    assert admission.DOOR.share == admission.ADMIT_MIN
 
-    # when another comes within the second: refused at once, not after 5 s
-    started = time.monotonic()
-    assert door.refusal() is not None
-    assert time.monotonic() - started < 1
+    # when the saga caught up and nobody placed an order for a minute
+    saga_behind(pipeline_measured, inventory=0.0)
+    clock.now += 60.0
+
+    # then the next order finds the door open, as it would have been with orders all along
+    assert call("POST", "/api/v1/orders")[1] == "202 Accepted"
+    assert admission.DOOR.share == 1.0
