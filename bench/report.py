@@ -182,7 +182,8 @@ def overload_markdown(run_id: str, stretch: dict) -> str:
             f"- Accepted orders' completion p99 {o['completion_p99_s']} s (admission bound "
             f"{o['admission_bound_s']:g} s); failed for `timeout` {o['accepted_failed_for_timeout']}; "
             f"refunded without a cancel {o['refunded_without_cancel']}; divergences on its orders "
-            f"{sum(o['divergences_on_its_orders'].values())} {o['divergences_on_its_orders'] or ''}; "
+            f"{sum(o['divergences_on_its_orders'].values())}"
+            f"{' ' + str(o['divergences_on_its_orders']) if o['divergences_on_its_orders'] else ''}; "
             f"queues drained {o['drained_after_s']} s after the load.",
             f"- Held: {held}.",
         ]
