@@ -19,7 +19,7 @@ from bench import stack
 from bench.stack import ctl
 
 # The kinds of process SIGKILLed at random moments, by supervisor program name prefix.
-KILLABLE = ("web", "consume", "relay", "celery", "beat")
+KILLABLE = ("web", "consume", "relay", "watch", "celery", "beat")
 SERVICE_TOPICS = ("oms.orders.events", "oms.inventory.events", "oms.payments.events")
 
 

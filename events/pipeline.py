@@ -195,6 +195,8 @@ class Delay:
     stalled: bool
     stale: bool
     measured_at: datetime
+    # How long it had gone without progress when measured (0 while it moves or has nothing to do).
+    idle_seconds: float = 0.0
 
     def describe(self) -> str:
         if self.stale:
@@ -215,8 +217,11 @@ def delays(names: list[str] | None = None, *, now: datetime | None = None) -> di
         is_stale = now - row.measured_at > stale
         # As measured: a stage measured a moment ago also moved on since (a stale one is unknown).
         seconds = row.delay_seconds
-        stalled = bool(row.backlog) and row.measured_at - row.progressed_at > stall
-        found[row.name] = Delay(row.name, seconds, row.backlog, stalled, is_stale, row.measured_at)
+        idle = row.measured_at - row.progressed_at
+        stalled = bool(row.backlog) and idle > stall
+        found[row.name] = Delay(
+            row.name, seconds, row.backlog, stalled, is_stale, row.measured_at, idle.total_seconds()
+        )
     return found
 
 

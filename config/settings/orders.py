@@ -25,6 +25,11 @@ ORDERS_ADMISSION_MAX_QUEUED = env.int("ORDERS_ADMISSION_MAX_QUEUED", default=8)
 ORDERS_ADMISSION_QUEUE_SECONDS = env.float("ORDERS_ADMISSION_QUEUE_SECONDS", default=0.1)
 ORDERS_ADMISSION_REOPEN_RATIO = env.float("ORDERS_ADMISSION_REOPEN_RATIO", default=0.5)
 ORDERS_ADMISSION_REFRESH_SECONDS = env.float("ORDERS_ADMISSION_REFRESH_SECONDS", default=0.5)
+# A stage of the saga's path that has not moved for this long counts as an outage, not a backlog:
+# the door leaves it out of the wait (placing orders keeps working while a service or Kafka is down).
+ORDERS_ADMISSION_MOVING_SECONDS = env.float("ORDERS_ADMISSION_MOVING_SECONDS", default=3.0)
+# ... and it is left out until it has moved for this long again: catching up is not an overload.
+ORDERS_ADMISSION_GRACE_SECONDS = env.float("ORDERS_ADMISSION_GRACE_SECONDS", default=30.0)
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,
     "TITLE": "Orders service API",

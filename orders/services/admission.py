@@ -5,13 +5,13 @@ taking them would harm the orders already taken. Two limits, each in every web p
    for its saga to be worked, the door admits a falling share of new orders, each by chance. The
    expected wait is the pipeline's delay along the saga's path as `watch_pipeline` measured it
    (events/pipeline.py): the orders outbox, then inventory's, payments' and orders' consumer
-   groups, each the age of the oldest event it has not applied yet. At each refresh the share
+   groups, each the age of the oldest event it has not applied yet, leaving out a stage in an
+   outage or catching up after one (expected_wait). At each refresh the share
    halves (ADMIT_DECREASE) while the wait is over the bound, grows by ADMIT_STEP once it
    is below ORDERS_ADMISSION_REOPEN_RATIO of it, and holds in between (hysteresis, so that the
-   door does not flap). A stalled stage (an outage: its processes stopped) is left out, and so is
-   everything when a measurement is stale or missing (the broker is down, the watcher stopped):
-   placing orders keeps working while another service or the broker is down; those orders wait
-   in the outbox and the queues, and the saga's timeouts catch a participant that never answers.
+   door does not flap). Placing orders keeps working while another service or the broker is
+   down: those orders wait in the outbox and the queues, and the saga's timeouts catch a
+   participant that never answers.
 2. Placements at once. No more than ORDERS_ADMISSION_MAX_IN_FLIGHT orders are being placed in a
    process at a time. One more waits for a slot, at most ORDERS_ADMISSION_QUEUE_SECONDS and
    behind at most ORDERS_ADMISSION_MAX_QUEUED others (a burst of customers on an idle stack goes
@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from events import pipeline
 from orders.services import saga
 
 # The admitted share falls to ADMIT_DECREASE of itself at each refresh over a bound, never below
@@ -59,10 +60,31 @@ class Refusal:
         )
 
 
-def expected_wait() -> float:
-    """Seconds a new order would wait for its saga to be worked, per the latest measurements; 0
-    when they are stale or missing (unknown: admit)."""
-    return saga.saga_backlog() or 0.0
+def expected_wait(outage_seen_at: dict[str, float], now: float) -> float:
+    """Seconds a new order would wait for its saga to be worked, per the latest measurements,
+    counting only the stages that have moved all through the last ORDERS_ADMISSION_GRACE_SECONDS.
+
+    A stage stale, missing, or with events waiting and not moving for
+    ORDERS_ADMISSION_MOVING_SECONDS is in an outage (a broker down, a participant stopped or
+    frozen), and so is every stage while one is unknown; `outage_seen_at` (the door's memory)
+    records when each was last seen so. A stage catching up after an outage is draining a
+    backlog, not taking more than it can: the door does not shed for it until the grace is over
+    (make chaos: without it the door refused orders through a Kafka outage and just after it)."""
+    stages = pipeline.delays(list(saga.SAGA_STAGES))
+    unknown = len(stages) < len(saga.SAGA_STAGES) or any(stage.stale for stage in stages.values())
+    for name in saga.SAGA_STAGES:
+        stage = stages.get(name)
+        idle = (
+            stage is not None
+            and stage.backlog
+            and stage.idle_seconds > settings.ORDERS_ADMISSION_MOVING_SECONDS
+        )
+        if unknown or idle or stage.stalled:
+            outage_seen_at[name] = now
+    grace = settings.ORDERS_ADMISSION_GRACE_SECONDS
+    return sum(
+        stage.seconds for name, stage in stages.items() if now - outage_seen_at.get(name, -math.inf) > grace
+    )
 
 
 class Door:
@@ -76,6 +98,7 @@ class Door:
         self._checked_at = -math.inf
         self._wait = 0.0
         self.in_flight = 0
+        self._outage_seen_at: dict[str, float] = {}
         self.share = 1.0
 
     def refusal(self) -> Refusal | None:
@@ -89,7 +112,7 @@ class Door:
                 # opens as fast as it would have with orders coming (the wait does not need them).
                 missed = 1 if self._checked_at == -math.inf else int((now - self._checked_at) // refresh)
                 self._checked_at = now
-                self._adapt(expected_wait(), refreshes=missed)
+                self._adapt(expected_wait(self._outage_seen_at, now), refreshes=missed)
             if self.share >= 1.0 or self._chance() < self.share:
                 if not self._slot_taken():
                     return Refusal("too many orders are being placed at this moment", RETRY_AFTER_MIN_SECONDS)

@@ -4,13 +4,15 @@ is too far behind; never refuse reads; do not flap; cost no query per request.""
 import json
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, connection
 from django.test import override_settings
 
+from events.models import PipelineStage
 from orders import metrics
-from orders.services import admission
+from orders.services import admission, saga
 from orders.wsgi import AdmissionMiddleware
 from tests.polling import wait_until
 
@@ -284,3 +286,31 @@ def test_a_door_left_closed_opens_with_the_time_that_passed_not_only_with_orders
     # then the next order finds the door open, as it would have been with orders all along
     assert call("POST", "/api/v1/orders")[1] == "202 Accepted"
     assert admission.DOOR.share == 1.0
+
+
+def test_a_stage_that_stopped_moving_a_moment_ago_does_not_close_the_door(clock, pipeline_measured):
+    # given inventory 60 s behind and not moving for 5 s (a broker gone, a frozen worker): not yet
+    # stalled for the saga's timeouts (15 s), but no backlog the door could shed
+    saga_behind(pipeline_measured, inventory=60.0)
+    stage = PipelineStage.objects.get(name="consumer:inventory")
+    PipelineStage.objects.filter(pk=stage.pk).update(progressed_at=stage.measured_at - timedelta(seconds=5))
+
+    assert call("POST", "/api/v1/orders")[1] == "202 Accepted"
+    assert saga.saga_backlog() == 60.0  # the timeouts still count it as a backlog
+
+
+def test_a_stage_catching_up_after_an_outage_does_not_close_the_door_until_its_grace_is_over(
+    clock, pipeline_measured
+):
+    # given inventory stopped, then back and working through a minute's backlog
+    saga_behind(pipeline_measured, inventory=60.0, stalled={"consumer:inventory"})
+    assert call("POST", "/api/v1/orders")[1] == "202 Accepted"
+    saga_behind(pipeline_measured, inventory=60.0)
+
+    # then within the grace the door stays open: the backlog drains, nothing is gained by refusing
+    clock.now += 1.0
+    assert call("POST", "/api/v1/orders")[1] == "202 Accepted"
+
+    # and past it, a backlog still that large is an overload like any other
+    clock.now += 31.0
+    assert call("POST", "/api/v1/orders")[1] == "503 Service Unavailable"
