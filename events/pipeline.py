@@ -28,13 +28,12 @@ from events import kafka
 from events.consumers import consumers
 from events.models import PipelineStage
 from events.outbox import outbox_oldest
+from events.topics import SERVICES, event_topic
 
 logger = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
 TIMEOUT_SECONDS = 5
-# The services' event topics (events/topics.py event_topic): oms.<service>.events.
-EVENT_TOPIC_PREFIX, EVENT_TOPIC_SUFFIX = "oms.", ".events"
 
 
 def consumer_stage(consumer_name: str) -> str:
@@ -77,7 +76,7 @@ class Probe:
             )
         )
         self._groups: dict[str, Consumer] = {}
-        self._topics = topics
+        self._topics = set(topics) if topics is not None else {event_topic(s) for s in SERVICES}
         self._partitions: list[TopicPartition] | None = None
 
     def close(self) -> None:
@@ -116,7 +115,7 @@ class Probe:
             self._partitions = [
                 TopicPartition(name, partition)
                 for name, topic in sorted(topics.items())
-                if (name in self._topics if self._topics is not None else _is_event_topic(name))
+                if name in self._topics
                 for partition in topic.partitions
             ]
         return self._partitions
@@ -140,10 +139,6 @@ class Probe:
         finally:
             self._reader.unassign()
         return min(found) if found else None
-
-
-def _is_event_topic(name: str) -> bool:
-    return name.startswith(EVENT_TOPIC_PREFIX) and name.endswith(EVENT_TOPIC_SUFFIX)
 
 
 def stages_measure(probe: Probe, consumer_names: list[str]) -> list[PipelineStage]:
@@ -216,11 +211,10 @@ def delays(names: list[str] | None = None, *, now: datetime | None = None) -> di
     for row in rows:
         is_stale = now - row.measured_at > stale
         # As measured: a stage measured a moment ago also moved on since (a stale one is unknown).
-        seconds = row.delay_seconds
         idle = row.measured_at - row.progressed_at
         stalled = bool(row.backlog) and idle > stall
         found[row.name] = Delay(
-            row.name, seconds, row.backlog, stalled, is_stale, row.measured_at, idle.total_seconds()
+            row.name, row.delay_seconds, row.backlog, stalled, is_stale, row.measured_at, idle.total_seconds()
         )
     return found
 
