@@ -19,7 +19,9 @@ def _fresh_token_cache():
 def pipeline_measured(db):
     """Store the pipeline's stages as `watch_pipeline` would have measured them `ago` seconds
     back: measured({"outbox": 0.0, "consumer:inventory": 12.5}, stalled={...}). A stage with a
-    delay has events waiting; a stalled one made no progress for longer than the stall bound."""
+    delay has events waiting (100, or `backlogs[name]`), worked off at `drains[name]` events a
+    second (not known, by default); a stalled one made no progress for longer than the stall
+    bound."""
     from datetime import timedelta
 
     from django.conf import settings
@@ -27,7 +29,9 @@ def pipeline_measured(db):
 
     from events.models import PipelineStage
 
-    def measured(delays: dict[str, float], *, stalled=(), ago: float = 0.0) -> None:
+    def measured(
+        delays: dict[str, float], *, stalled=(), ago: float = 0.0, backlogs=None, drains=None
+    ) -> None:
         at = timezone.now() - timedelta(seconds=ago)
         stuck_since = at - timedelta(seconds=settings.PIPELINE_STALL_SECONDS + 1)
         for name, seconds in delays.items():
@@ -35,7 +39,8 @@ def pipeline_measured(db):
                 name=name,
                 defaults={
                     "delay_seconds": seconds,
-                    "backlog": 100 if seconds or name in stalled else 0,
+                    "backlog": (backlogs or {}).get(name, 100 if seconds or name in stalled else 0),
+                    "drain_per_second": (drains or {}).get(name, 0.0),
                     "progressed_at": stuck_since if name in stalled else at,
                     "measured_at": at,
                 },

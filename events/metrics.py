@@ -108,8 +108,18 @@ def _pipeline_families():
             "Age of the oldest event a stage (consumer group or outbox) has not applied or published yet.",
             labels=["stage"],
         ),
+        "wait": GaugeMetricFamily(
+            "events_pipeline_wait_seconds",
+            "How long an event arriving now would wait at a stage: its backlog at its drain rate.",
+            labels=["stage"],
+        ),
         "backlog": GaugeMetricFamily(
             "events_pipeline_backlog", "Events waiting at a stage of the pipeline.", labels=["stage"]
+        ),
+        "drain": GaugeMetricFamily(
+            "events_pipeline_drain_per_second",
+            "Events a stage worked off a second lately (0 while not known).",
+            labels=["stage"],
         ),
         "stalled": GaugeMetricFamily(
             "events_pipeline_stalled",
@@ -124,7 +134,9 @@ def _pipeline_families():
     }
     for stage in stages.values():
         families["delay"].add_metric([stage.name], stage.seconds)
+        families["wait"].add_metric([stage.name], stage.wait_seconds)
         families["backlog"].add_metric([stage.name], stage.backlog)
+        families["drain"].add_metric([stage.name], stage.drain_per_second)
         families["stalled"].add_metric([stage.name], int(stage.stalled))
         families["measured"].add_metric([stage.name], stage.measured_at.timestamp())
     yield from families.values()

@@ -134,9 +134,12 @@ class PipelineStage(models.Model):
     delay_seconds = models.FloatField(default=0)
     # Events waiting: messages behind the high watermarks, or unpublished outbox rows.
     backlog = models.BigIntegerField(default=0)
-    # Where the stage is: a group's committed offsets summed, the outbox's first waiting row.
+    # Where the stage is: a group's committed offsets summed, the outbox's rows published.
     # It made progress when this moved.
     position = models.BigIntegerField(default=0)
+    # Events the stage applied (published) a second lately, smoothed over a few measurements;
+    # what its backlog is worked off at (pipeline.Delay.wait_seconds).
+    drain_per_second = models.FloatField(default=0, db_default=0)
     # When the stage last had nothing waiting or moved forward.
     progressed_at = models.DateTimeField()
     measured_at = models.DateTimeField()

@@ -42,16 +42,17 @@ def outbox_pending() -> tuple[int, float]:
 
 
 def outbox_oldest() -> tuple[int, int, float]:
-    """How many events wait to be published, the id of the first of them (0 when none) and the
-    age in seconds of the oldest (0 when none)."""
+    """How many events wait to be published, how many were published (the highest id less those
+    waiting: ids a rolled-back insert took count too) and the age in seconds of the oldest
+    waiting (0 when none)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*), coalesce(min(id), 0),"
+            "SELECT count(*), coalesce((SELECT max(id) FROM events_outboxevent), 0) - count(*),"
             " coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)"
             " FROM events_outboxevent WHERE published_at IS NULL"
         )
-        backlog, first, oldest = cursor.fetchone()
-    return backlog, first, float(oldest)
+        backlog, published, oldest = cursor.fetchone()
+    return backlog, published, float(oldest)
 
 
 def outbox_backlog() -> dict:

@@ -8,6 +8,12 @@ group: the group's committed offsets against the partitions' high watermarks, an
 partition lags, the timestamp of the message at the committed offset. Offsets are committed
 every EVENTS_CONSUMER_COMMIT_INTERVAL_MS, so a busy group reads up to that much behind.
 
+Its *wait* is how long an event arriving now would wait there: its backlog at the rate it has
+lately worked events off (Little's law). Under a growing backlog the wait runs ahead of the
+oldest event's age (with events coming at twice the rate the stage works, at twice that age),
+so backpressure reads the wait: the age says how late the stage is, the wait how late it is
+about to be.
+
 `manage.py watch_pipeline` measures every PIPELINE_WATCH_INTERVAL_SECONDS and stores the stages
 (events.models.PipelineStage); everything else reads that table, one small query, never Kafka.
 A stage is *stalled* when events wait and it made no progress for PIPELINE_STALL_SECONDS: an
@@ -34,6 +40,14 @@ logger = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
 TIMEOUT_SECONDS = 5
+# The drain rate's smoothing: the weight of the latest measurement against the rate before it.
+DRAIN_SMOOTHING = 0.5
+# A stage's wait is at most this many times its oldest event's age. In a backlog that grows, the
+# wait is the age times the ratio of the events' pace to the stage's; the overloads the door meets
+# stay under three times the capacity, while in a burst's first second or two (workers waking,
+# starved of CPU by the web processes taking the burst) the rate read is briefly far below what
+# the stage then does, and the wait, uncapped, closed the door on the brief's own rate.
+WAIT_PER_AGE_MAX = 3
 
 
 def consumer_stage(consumer_name: str) -> str:
@@ -146,9 +160,9 @@ def stages_measure(probe: Probe, consumer_names: list[str]) -> list[PipelineStag
     (a group Kafka did not answer for keeps its last row, which then goes stale)."""
     now = timezone.now()
     previous = {stage.name: stage for stage in PipelineStage.objects.all()}
-    # The outbox's position is its first waiting row: it moved when that row was published.
-    backlog, first_waiting, oldest_age = outbox_oldest()
-    measured = [_stage(previous.get(OUTBOX), OUTBOX, oldest_age, backlog, first_waiting, now)]
+    # The outbox's position is how many rows it published.
+    backlog, published, oldest_age = outbox_oldest()
+    measured = [_stage(previous.get(OUTBOX), OUTBOX, oldest_age, backlog, published, now)]
     for name in consumer_names:
         try:
             group = probe.group(name)
@@ -163,7 +177,14 @@ def stages_measure(probe: Probe, consumer_names: list[str]) -> list[PipelineStag
         measured,
         update_conflicts=True,
         unique_fields=["name"],
-        update_fields=["delay_seconds", "backlog", "position", "progressed_at", "measured_at"],
+        update_fields=[
+            "delay_seconds",
+            "backlog",
+            "position",
+            "drain_per_second",
+            "progressed_at",
+            "measured_at",
+        ],
     )
     return measured
 
@@ -175,9 +196,28 @@ def _stage(previous, name, delay, backlog, position, now) -> PipelineStage:
         delay_seconds=round(delay, 3),
         backlog=backlog,
         position=position,
+        drain_per_second=round(_drain(previous, position, now), 3),
         progressed_at=now if moved else previous.progressed_at,
         measured_at=now,
     )
+
+
+def _drain(previous: PipelineStage | None, position: int, now: datetime) -> float:
+    """Events a second the stage worked off since its previous measurement, smoothed with the
+    rate before it. Only a stage that had events waiting all along shows the pace it can work
+    at: one that had nothing waiting at its previous measurement worked at the pace events came,
+    or was idle part of the time (a burst beginning), so its rate is not known yet (0), and
+    neither is it after a gap in the measurements or a position that went back (a replay)."""
+    if previous is None or not previous.backlog:
+        return 0.0
+    elapsed = (now - previous.measured_at).total_seconds()
+    moved = position - previous.position
+    if elapsed <= 0 or elapsed > settings.PIPELINE_STALE_SECONDS or moved < 0:
+        return 0.0
+    rate = moved / elapsed
+    if not previous.drain_per_second:
+        return rate
+    return DRAIN_SMOOTHING * rate + (1 - DRAIN_SMOOTHING) * previous.drain_per_second
 
 
 @dataclass(frozen=True)
@@ -192,6 +232,19 @@ class Delay:
     measured_at: datetime
     # How long it had gone without progress when measured (0 while it moves or has nothing to do).
     idle_seconds: float = 0.0
+    # Events it worked off a second lately (0: not known).
+    drain_per_second: float = 0.0
+
+    @property
+    def wait_seconds(self) -> float:
+        """How long an event arriving now would wait here: the backlog at the stage's drain rate,
+        at most WAIT_PER_AGE_MAX times the oldest event's age; that age while the rate is not
+        known (nothing waits: 0)."""
+        if not self.backlog:
+            return 0.0
+        if self.drain_per_second > 0:
+            return min(self.backlog / self.drain_per_second, WAIT_PER_AGE_MAX * self.seconds)
+        return self.seconds
 
     def describe(self) -> str:
         if self.stale:
@@ -214,7 +267,14 @@ def delays(names: list[str] | None = None, *, now: datetime | None = None) -> di
         idle = row.measured_at - row.progressed_at
         stalled = bool(row.backlog) and idle > stall
         found[row.name] = Delay(
-            row.name, row.delay_seconds, row.backlog, stalled, is_stale, row.measured_at, idle.total_seconds()
+            row.name,
+            row.delay_seconds,
+            row.backlog,
+            stalled,
+            is_stale,
+            row.measured_at,
+            idle.total_seconds(),
+            row.drain_per_second,
         )
     return found
 

@@ -108,6 +108,118 @@ def test_measuring_stores_each_stage_and_whether_it_moved(topic, group, probe):
     assert second[pipeline.OUTBOX].progressed_at == first[pipeline.OUTBOX].progressed_at  # it did not
 
 
+def measured_before(stage: str, *, seconds_ago: float, position: int, backlog: int, drain: float) -> None:
+    """The stage as the watcher's previous measurement left it."""
+    at = timezone.now() - timedelta(seconds=seconds_ago)
+    PipelineStage.objects.create(
+        name=stage,
+        delay_seconds=1.0 if backlog else 0.0,
+        backlog=backlog,
+        position=position,
+        drain_per_second=drain,
+        progressed_at=at,
+        measured_at=at,
+    )
+
+
+def test_a_busy_stage_drains_at_its_rate_smoothed_and_its_wait_is_the_backlog_at_that_rate(
+    topic, group, probe
+):
+    # given a group that applied 4 events in the 2 s since it was measured with 8 waiting,
+    # working off 1 a second then; 6 wait now
+    produce_aged(topic, 0, [5] * 10)
+    commit(group, topic, {0: 4})
+    stage = pipeline.consumer_stage(group)
+    measured_before(stage, seconds_ago=2, position=0, backlog=8, drain=1.0)
+
+    # when
+    pipeline.stages_measure(probe, [group])
+
+    # then 2 a second now, weighed with the 1 before; 6 waiting at that rate
+    found = pipeline.delays()[stage]
+    assert found.drain_per_second == pytest.approx(1.5, rel=0.05)
+    assert found.wait_seconds == pytest.approx(6 / 1.5, rel=0.05)
+    assert 4 <= found.seconds < 10  # the oldest event's age, apart
+
+
+def test_a_stage_that_had_nothing_waiting_has_no_known_rate_and_waits_as_long_as_its_oldest_event(
+    topic, group, probe
+):
+    # given a group with nothing waiting when last measured: since then it worked only part of
+    # the time, at the pace events came (a burst beginning), not at the pace it can
+    produce_aged(topic, 0, [5] * 10)
+    commit(group, topic, {0: 4})
+    stage = pipeline.consumer_stage(group)
+    measured_before(stage, seconds_ago=2, position=0, backlog=0, drain=0.5)
+
+    pipeline.stages_measure(probe, [group])
+
+    found = pipeline.delays()[stage]
+    assert found.drain_per_second == 0.0
+    assert found.wait_seconds == found.seconds and 4 <= found.seconds < 10
+
+
+def test_a_busy_stage_whose_rate_was_not_known_drains_at_its_latest_rate(topic, group, probe):
+    produce_aged(topic, 0, [5] * 10)
+    commit(group, topic, {0: 4})
+    stage = pipeline.consumer_stage(group)
+    measured_before(stage, seconds_ago=2, position=0, backlog=8, drain=0.0)
+
+    pipeline.stages_measure(probe, [group])
+
+    assert pipeline.delays()[stage].drain_per_second == pytest.approx(2.0, rel=0.05)
+
+
+def test_a_stage_whose_position_went_back_waits_as_long_as_its_oldest_event(topic, group, probe):
+    # given a group measured further on than it is now (its offsets reset for a replay)
+    produce_aged(topic, 0, [30, 20, 10])
+    commit(group, topic, {0: 1})
+    stage = pipeline.consumer_stage(group)
+    measured_before(stage, seconds_ago=1, position=3, backlog=2, drain=50.0)
+
+    pipeline.stages_measure(probe, [group])
+
+    found = pipeline.delays()[stage]
+    assert found.drain_per_second == 0.0  # not known
+    assert found.wait_seconds == found.seconds and 19 <= found.seconds < 30
+
+
+def test_the_outbox_drains_at_the_rate_its_rows_are_published(probe):
+    # given two rows published since the outbox was last measured with three waiting, and one waiting
+    for sequence in (1, 2, 3):
+        publish(
+            "TestCredited",
+            aggregate_type="account",
+            aggregate_id="a",
+            sequence=sequence,
+            payload={"amount_cents": 1, "memo": "m"},
+        )
+    OutboxEvent.objects.update(created_at=timezone.now() - timedelta(seconds=10))
+    first = OutboxEvent.objects.order_by("id").first().id
+    OutboxEvent.objects.filter(id__lt=first + 2).update(published_at=timezone.now())
+    measured_before(pipeline.OUTBOX, seconds_ago=2, position=first - 1, backlog=3, drain=0.0)
+
+    pipeline.stages_measure(probe, [])
+
+    found = pipeline.delays()[pipeline.OUTBOX]
+    assert (found.backlog, found.drain_per_second) == (1, pytest.approx(1.0, rel=0.05))
+    assert found.wait_seconds == pytest.approx(1.0, rel=0.05)
+
+
+def test_a_wait_is_at_most_a_few_times_the_oldest_events_age():
+    # a burst's first second: 1,000 waiting, read as worked off at 10 a second by workers that
+    # are only waking; the oldest of them half a second old
+    delay = pipeline.Delay("consumer:a", 0.5, 1000, False, False, timezone.now(), drain_per_second=10.0)
+
+    assert delay.wait_seconds == pipeline.WAIT_PER_AGE_MAX * 0.5
+
+
+def test_nothing_waiting_is_no_wait():
+    delay = pipeline.Delay("consumer:a", 0.0, 0, False, False, timezone.now(), drain_per_second=0.0)
+
+    assert delay.wait_seconds == 0.0
+
+
 @override_settings(PIPELINE_STALL_SECONDS=15, PIPELINE_STALE_SECONDS=10)
 def test_a_stage_that_has_not_moved_for_the_stall_bound_is_stalled(pipeline_measured):
     pipeline_measured({"consumer:a": 5.0, "consumer:b": 5.0, "consumer:c": 0.0}, stalled={"consumer:a"})

@@ -3,10 +3,11 @@ taking them would harm the orders already taken. Two limits, each in every web p
 
 1. The saga's wait. While a new order would wait longer than ORDERS_ADMISSION_MAX_WAIT_SECONDS
    for its saga to be worked, the door admits a falling share of new orders, each by chance. The
-   expected wait is the pipeline's delay along the saga's path as `watch_pipeline` measured it
+   expected wait is the pipeline's wait along the saga's path as `watch_pipeline` measured it
    (events/pipeline.py): the orders outbox, then inventory's, payments' and orders' consumer
-   groups, each the age of the oldest event it has not applied yet, leaving out a stage in an
-   outage or catching up after one (expected_wait). At each refresh the share
+   groups, each its backlog at the rate it drains it lately (not the age of its oldest event,
+   which under a growing backlog is half the wait at twice the capacity), leaving out a stage
+   in an outage or catching up after one (expected_wait). At each refresh the share
    halves (ADMIT_DECREASE) while the wait is over the bound, grows by ADMIT_STEP once it
    is below ORDERS_ADMISSION_REOPEN_RATIO of it, and holds in between (hysteresis, so that the
    door does not flap). Placing orders keeps working while another service or the broker is
@@ -83,7 +84,9 @@ def expected_wait(outage_seen_at: dict[str, float], now: float) -> float:
             outage_seen_at[name] = now
     grace = settings.ORDERS_ADMISSION_GRACE_SECONDS
     return sum(
-        stage.seconds for name, stage in stages.items() if now - outage_seen_at.get(name, -math.inf) > grace
+        stage.wait_seconds
+        for name, stage in stages.items()
+        if now - outage_seen_at.get(name, -math.inf) > grace
     )
 
 

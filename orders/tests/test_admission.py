@@ -32,14 +32,16 @@ def bounds():
         yield
 
 
-def saga_behind(measured, inventory: float, *, stalled=(), ago: float = 0.0) -> None:
+def saga_behind(measured, inventory: float, *, stalled=(), ago: float = 0.0, **rates) -> None:
+    """The saga's path measured with inventory's oldest event `inventory` seconds old (and its
+    backlog and drain rate in `rates`, by stage name), nothing waiting elsewhere."""
     stages = {
         "outbox": 0.0,
         "consumer:inventory": inventory,
         "consumer:payments": 0.0,
         "consumer:orders": 0.0,
     }
-    measured(stages, stalled=stalled, ago=ago)
+    measured(stages, stalled=stalled, ago=ago, **rates)
 
 
 class Clock:
@@ -116,6 +118,34 @@ def test_placement_is_refused_with_503_and_retry_after_before_django_sees_it(clo
         " in 10 s (with the same Idempotency-Key, if you sent one)."
     )
     assert metrics.PLACEMENTS_SHED._value.get() == shed_before + 1
+
+
+def test_the_door_reads_the_wait_a_new_order_would_have_not_the_oldest_events_age(clock, pipeline_measured):
+    # given inventory's oldest event only 3 s old, but 1,400 waiting and 200 worked off a second:
+    # an order placed now would wait 7 s there (events arriving faster than they are applied)
+    saga_behind(
+        pipeline_measured,
+        inventory=3.0,
+        backlogs={"consumer:inventory": 1400},
+        drains={"consumer:inventory": 200.0},
+    )
+
+    _, status, _, body = call("POST", "/api/v1/orders")
+
+    assert status == "503 Service Unavailable"
+    assert body["detail"].startswith("orders are taking about 7 s to be processed")
+
+
+def test_a_backlog_worked_off_quickly_does_not_close_the_door(clock, pipeline_measured):
+    # given a minute-old event at inventory, whose 300 waiting go at 600 a second: half a second
+    saga_behind(
+        pipeline_measured,
+        inventory=60.0,
+        backlogs={"consumer:inventory": 300},
+        drains={"consumer:inventory": 600.0},
+    )
+
+    assert call("POST", "/api/v1/orders")[1] == "202 Accepted"
 
 
 @pytest.mark.parametrize(
