@@ -41,6 +41,12 @@ RECONCILIATION_FIRST_SWEEP_HOURS = env.int("RECONCILIATION_FIRST_SWEEP_HOURS", d
 # out the customers' requests (docs/reconciliation.md). 1: no rest.
 RECONCILIATION_SWEEP_CHUNK = env.int("RECONCILIATION_SWEEP_CHUNK", default=2000)
 RECONCILIATION_SWEEP_DUTY = env.float("RECONCILIATION_SWEEP_DUTY", default=0.5)
+# A scheduled sweep also gives way to an overload: before each piece of its work it rests while
+# the participants' consumers would keep a new event waiting longer than YIELD_WAIT (their waits
+# summed), at most YIELD_MAX in a sweep, after which it goes on at its duty. Changes that recent
+# are not yet auditable anyway, and its reads would take the CPU the backlog needs.
+RECONCILIATION_SWEEP_YIELD_WAIT_SECONDS = env.float("RECONCILIATION_SWEEP_YIELD_WAIT_SECONDS", default=2.0)
+RECONCILIATION_SWEEP_YIELD_MAX_SECONDS = env.float("RECONCILIATION_SWEEP_YIELD_MAX_SECONDS", default=300.0)
 # Every service's consumer group is watched: the overview shows them, and the sweep audits an
 # order only once the events up to its last change can have reached every side.
 PIPELINE_WATCHED_CONSUMERS = ["orders", "inventory", "payments", "reconciliation"]

@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from events import pipeline
 from reconciliation import clients, metrics, rules
 from reconciliation.models import (
     Divergence,
@@ -55,14 +56,20 @@ SWEEP_LOCK = 7_160_001
 
 
 def sweep_run(
-    *, triggered_by: str, order_ids: list[str] | None = None, since=None, settle_seconds: int | None = None
+    *,
+    triggered_by: str,
+    order_ids: list[str] | None = None,
+    since=None,
+    settle_seconds: int | None = None,
+    yield_to_load: bool = False,
 ) -> Sweep:
     """Run one sweep and return its record (its `error` says why it could not finish).
 
     Sweeps run one at a time (a PostgreSQL advisory lock): a second one waits for the first.
+    `yield_to_load` (the scheduled sweep): rest while the pipeline is overloaded (_Pace).
     """
     with _one_at_a_time():
-        return _sweep(triggered_by, order_ids, since, settle_seconds)
+        return _sweep(triggered_by, order_ids, since, settle_seconds, yield_to_load)
 
 
 @contextmanager
@@ -76,17 +83,22 @@ def _one_at_a_time():
             cursor.execute("SELECT pg_advisory_unlock(%s)", [SWEEP_LOCK])
 
 
-def _sweep(triggered_by, order_ids, since, settle_seconds) -> Sweep:
+def _sweep(triggered_by, order_ids, since, settle_seconds, yield_to_load) -> Sweep:
+    # A scheduled sweep's reads come in one burst (at 200 orders/s, 18,000 orders' records every
+    # minute) through the same web processes and database as the customers' orders: paced, it
+    # works only RECONCILIATION_SWEEP_DUTY of the time, resting between its pieces of work, and
+    # a scheduled one gives way to an overload, from its start.
+    pace = _Pace(
+        settings.RECONCILIATION_SWEEP_DUTY,
+        yield_seconds=settings.RECONCILIATION_SWEEP_YIELD_MAX_SECONDS if yield_to_load else 0.0,
+    )
+    pace.rest()
     now = timezone.now()
     sweep = Sweep.objects.create(started_at=now, triggered_by=triggered_by)
     settle = timedelta(
         seconds=settings.RECONCILIATION_SETTLE_SECONDS if settle_seconds is None else settle_seconds
     )
     policies = _policies()
-    # A scheduled sweep's reads come in one burst (at 200 orders/s, 18,000 orders' records every
-    # minute) through the same web processes and database as the customers' orders: paced, it
-    # works only RECONCILIATION_SWEEP_DUTY of the time, resting between its pieces of work.
-    pace = _Pace(settings.RECONCILIATION_SWEEP_DUTY)
     try:
         seen_up_to = horizon.horizon_measure(now)
         if seen_up_to.at is None:
@@ -150,26 +162,51 @@ def _sweep(triggered_by, order_ids, since, settle_seconds) -> Sweep:
     sweep.save()
     if pace.rested:
         logger.info(
-            "sweep %s rested %.1f s of its %.1f s", sweep.pk, pace.rested, time.monotonic() - pace.began
+            "sweep %s rested %.1f s of its %.1f s (%.1f s of them giving way to the pipeline's load)",
+            sweep.pk,
+            pace.rested,
+            time.monotonic() - pace.began,
+            pace.yielded,
         )
     return sweep
 
 
+# The stages whose waits tell an overload: the participants' consumers, the saga's path.
+LOAD_STAGES = [pipeline.consumer_stage(name) for name in ("inventory", "payments", "orders")]
+# How often a sweep giving way looks at the pipeline again.
+YIELD_POLL_SECONDS = 1.0
+
+
+def pipeline_overloaded() -> bool:
+    """Whether the participants' consumers would keep a new event waiting longer than
+    RECONCILIATION_SWEEP_YIELD_WAIT_SECONDS (their waits summed; a stalled stage is an outage,
+    not a load, and a stage not measured counts as none)."""
+    stages = pipeline.delays(LOAD_STAGES).values()
+    wait = sum(s.wait_seconds for s in stages if not s.stalled and not s.stale)
+    return wait > settings.RECONCILIATION_SWEEP_YIELD_WAIT_SECONDS
+
+
 class _Pace:
     """Keeps a long piece of background work to a share of the time: after each part of it,
-    rest() waits (1 - duty) / duty times as long as the part took (duty 1: never)."""
+    rest() waits (1 - duty) / duty times as long as the part took (duty 1: never), then, up to
+    `yield_seconds` in all, for as long as the pipeline is overloaded."""
 
-    def __init__(self, duty: float):
+    def __init__(self, duty: float, *, yield_seconds: float = 0.0):
         self.duty = duty
         self.began = self.mark = time.monotonic()
-        self.rested = 0.0
+        self.rested = self.yielded = 0.0
+        self.yield_seconds = yield_seconds
 
     def rest(self) -> None:
         worked = time.monotonic() - self.mark
-        if self.duty < 1:
+        if self.duty < 1 and worked > 0:
             pause = worked * (1 - self.duty) / self.duty
             time.sleep(pause)
             self.rested += pause
+        while self.yielded < self.yield_seconds and pipeline_overloaded():
+            time.sleep(YIELD_POLL_SECONDS)
+            self.yielded += YIELD_POLL_SECONDS
+            self.rested += YIELD_POLL_SECONDS
         self.mark = time.monotonic()
 
 

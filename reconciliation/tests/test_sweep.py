@@ -533,3 +533,51 @@ def test_a_large_sweep_audits_in_chunks_and_rests_between_them_for_its_duty(
     assert clock.slept == [3.0, 3.0]
     assert (run.orders_audited, run.opened, run.error) == (5, 2, "")
     assert sorted(Divergence.objects.values_list("order_id", flat=True)) == [ids[0], ids[4]]
+
+
+def test_a_scheduled_sweep_gives_way_while_the_pipeline_is_overloaded(
+    services, policy, settings, monkeypatch, pipeline_measured
+):
+    # Given payments' consumers with 3,000 events waiting, worked off at 1,000 a second (3 s for
+    # a new one), over the 2 s a scheduled sweep gives way to, for the first 4 s of its start
+    settings.RECONCILIATION_SWEEP_YIELD_WAIT_SECONDS = 2.0
+    clock = Clock()
+    monkeypatch.setattr(sweep_module, "time", clock)
+    services.order(ORDER, "completed", "committed", "captured")
+
+    def overload_until_4_s():
+        waiting = 3000 if clock.now < 4 else 0
+        pipeline_measured(
+            {"consumer:payments": 1.5 if waiting else 0.0},
+            backlogs={"consumer:payments": waiting},
+            drains={"consumer:payments": 1000.0},
+        )
+
+    overloaded = sweep_module.pipeline_overloaded
+    monkeypatch.setattr(sweep_module, "pipeline_overloaded", lambda: overload_until_4_s() or overloaded())
+
+    # When a scheduled sweep runs, and a sweep asked for by a person
+    scheduled = sweep_run(triggered_by="schedule", order_ids=[ORDER], settle_seconds=0, yield_to_load=True)
+    slept_scheduled = list(clock.slept)
+    clock.now = 0.0
+    by_hand = sweep(ORDER)
+
+    # Then the scheduled one waited until the load was gone, then audited; the person's did not wait
+    assert slept_scheduled == [1.0] * 4
+    assert (scheduled.orders_audited, scheduled.error) == (1, "")
+    assert clock.slept == slept_scheduled and by_hand.orders_audited == 1
+
+
+def test_a_scheduled_sweep_gives_way_for_at_most_its_bound(
+    services, settings, monkeypatch, pipeline_measured
+):
+    settings.RECONCILIATION_SWEEP_YIELD_MAX_SECONDS = 5.0
+    clock = Clock()
+    monkeypatch.setattr(sweep_module, "time", clock)
+    services.order(ORDER, "completed", "committed", "captured")
+    pipeline_measured({"consumer:inventory": 60.0})  # a minute behind, for good
+
+    run = sweep_run(triggered_by="schedule", order_ids=[ORDER], settle_seconds=0, yield_to_load=True)
+
+    assert sum(clock.slept) == 5.0
+    assert (run.orders_audited, run.error) == (1, "")
