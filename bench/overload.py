@@ -70,6 +70,7 @@ def overload_summary(*, requests: list[Request], summary: dict, max_sustained: f
         "other_errors": len(places) - len(accepted) - len(refused),
         "placement_p99_ms": p99,
         "goodput_per_second": goodput,
+        "max_sustained_per_second": max_sustained,
         "goodput_share": round(goodput / max_sustained, 3) if max_sustained else None,
         "completion_p99_s": completion_p99,
         "admission_bound_s": bound_s,

@@ -173,12 +173,17 @@ def overload_markdown(run_id: str, stretch: dict) -> str:
     return "\n".join(
         [
             f"Overload (run `{run_id}`): {stretch['offered_per_second']:g} orders/s offered for "
-            f"{stretch['seconds']:g} s, twice the maximum sustained rate.",
+            f"{stretch['seconds']:g} s, {_times_sustained(stretch)}.",
             f"- Answers: {statuses}; refusals with `Retry-After` {o['refusals_with_retry_after']} of "
             f"{o['refusals']}; other errors {o['other_errors']}.",
             f"- Placement p99 over all answers {o['placement_p99_ms']} ms; goodput "
-            f"{o['goodput_per_second']:g} accepted orders/s ({o['goodput_share']:.0%} of the maximum "
-            f"sustained).",
+            f"{o['goodput_per_second']:g} accepted orders/s ("
+            + (
+                f"{o['goodput_share']:.0%} of the maximum sustained"
+                if o["goodput_share"]
+                else "none sustained"
+            )
+            + ").",
             f"- Accepted orders' completion p99 {o['completion_p99_s']} s (admission bound "
             f"{o['admission_bound_s']:g} s); failed for `timeout` {o['accepted_failed_for_timeout']}; "
             f"refunded without a cancel {o['refunded_without_cancel']}; divergences on its orders "
@@ -187,6 +192,16 @@ def overload_markdown(run_id: str, stretch: dict) -> str:
             f"queues drained {o['drained_after_s']} s after the load.",
             f"- Held: {held}.",
         ]
+    )
+
+
+def _times_sustained(stretch: dict) -> str:
+    best = stretch["overload"].get("max_sustained_per_second")
+    if not best:
+        return "no rate having been sustained"
+    times = stretch["offered_per_second"] / best
+    return (
+        "twice the maximum sustained rate" if times == 2 else f"{times:.2g} times the maximum sustained rate"
     )
 
 

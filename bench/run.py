@@ -58,6 +58,9 @@ def main(argv=None) -> int:
         "--no-workers", action="store_true", help="skip the same stretch with 1 and 2 event workers"
     )
     parser.add_argument("--no-overload", action="store_true", help="skip the overload stretch")
+    parser.add_argument(
+        "--overload-rate", type=float, help="the overload stretch's rate (default: twice the sustained)"
+    )
     args = parser.parse_args(argv)
     short = args.short
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -116,7 +119,7 @@ def main(argv=None) -> int:
             summary["overload"] = overload.overload_summary(
                 requests=requests,
                 summary=summary,
-                max_sustained=rate / OVERLOAD_FACTOR,
+                max_sustained=_best(stretches),
                 bound_s=float(stack.setting("orders", "ORDERS_ADMISSION_MAX_WAIT_SECONDS")),
             )
             summary["sustained"] = all(summary["overload"]["holds"].values())
@@ -141,11 +144,11 @@ def main(argv=None) -> int:
             stretch(f"{count} worker{'s' if count > 1 else ''}", STAGE_1_RATE, args.step_seconds)
         workers = stack.event_workers(stretches[0]["event_workers"])
 
-    best = max((s["offered_per_second"] for s in stretches if s["sustained"]), default=0)
-    if not short and not args.no_overload and best:
+    best = _best(stretches)
+    if not short and not args.no_overload and (best or args.overload_rate):
         # Twice what the stack sustains, for a minute: admission control must refuse what it
         # cannot take on time, quickly, and leave the orders it took unharmed.
-        stretch("overload", OVERLOAD_FACTOR * best, OVERLOAD_SECONDS)
+        stretch("overload", args.overload_rate or OVERLOAD_FACTOR * best, OVERLOAD_SECONDS)
 
     say("settling, then checking consistency")
     converge = consistency.settle(list(fx.stock), sampler, timeout=300)
@@ -187,6 +190,11 @@ def _plan(args, stretches: list[dict]):
         yield "stage 2", rate, args.step_seconds
         if stretches[-1]["sustained"] != going_up:
             return  # up: this one failed; down: this one kept up
+
+
+def _best(stretches: list[dict]) -> float:
+    """The fastest rate a stretch so far sustained (0: none)."""
+    return max((s["offered_per_second"] for s in stretches if s["sustained"]), default=0)
 
 
 def _quiet(sampler: stack.Sampler) -> bool:
