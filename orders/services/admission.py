@@ -8,7 +8,7 @@ taking them would harm the orders already taken. Two limits, each in every web p
    groups, each its backlog at the rate it drains it lately (not the age of its oldest event,
    which under a growing backlog is half the wait at twice the capacity), leaving out a stage
    in an outage or catching up after one (expected_wait). At each refresh the share
-   halves (ADMIT_DECREASE) while the wait is over the bound, grows by ADMIT_STEP once it
+   falls by 30 % (ADMIT_DECREASE) while the wait is over the bound, grows by ADMIT_STEP once it
    is below ORDERS_ADMISSION_REOPEN_RATIO of it, and holds in between (hysteresis, so that the
    door does not flap). Placing orders keeps working while another service or the broker is
    down: those orders wait in the outbox and the queues, and the saga's timeouts catch a
@@ -41,7 +41,7 @@ from orders.services import saga
 
 # The admitted share falls to ADMIT_DECREASE of itself at each refresh over a bound, never below
 # ADMIT_MIN (a trickle of orders keeps the signals alive), and grows by ADMIT_STEP below both.
-ADMIT_DECREASE, ADMIT_MIN, ADMIT_STEP = 0.5, 0.05, 0.1
+ADMIT_DECREASE, ADMIT_MIN, ADMIT_STEP = 0.7, 0.05, 0.05
 # Retry-After is at least this, and at most the other.
 RETRY_AFTER_MIN_SECONDS, RETRY_AFTER_MAX_SECONDS = 1, 30
 
