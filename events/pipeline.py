@@ -207,12 +207,16 @@ def _drain(previous: PipelineStage | None, position: int, now: datetime) -> floa
     rate before it. Only a stage that had events waiting all along shows the pace it can work
     at: one that had nothing waiting at its previous measurement worked at the pace events came,
     or was idle part of the time (a burst beginning), so its rate is not known yet (0), and
-    neither is it after a gap in the measurements or a position that went back (a replay)."""
+    neither is it after a gap in the measurements or a position that went back (a replay). A
+    stage that did not move at all is stopped (a frozen worker, the broker gone), not slow: its
+    rate is not known either, and its wait is its oldest event's age, which grows only with the
+    time, while the door tells an outage from an overload (make chaos: a worker frozen 15 s,
+    its rate smoothed towards 0, had the door refuse 172 orders in its first seconds)."""
     if previous is None or not previous.backlog:
         return 0.0
     elapsed = (now - previous.measured_at).total_seconds()
     moved = position - previous.position
-    if elapsed <= 0 or elapsed > settings.PIPELINE_STALE_SECONDS or moved < 0:
+    if elapsed <= 0 or elapsed > settings.PIPELINE_STALE_SECONDS or moved <= 0:
         return 0.0
     rate = moved / elapsed
     if not previous.drain_per_second:

@@ -184,6 +184,22 @@ def test_a_stage_whose_position_went_back_waits_as_long_as_its_oldest_event(topi
     assert found.wait_seconds == found.seconds and 19 <= found.seconds < 30
 
 
+def test_a_busy_stage_that_did_not_move_is_stopped_not_slow_and_waits_as_long_as_its_oldest_event(
+    topic, group, probe
+):
+    # given a group that worked off 100 a second until its last measurement and has not moved since
+    produce_aged(topic, 0, [5] * 10)
+    commit(group, topic, {0: 4})
+    stage = pipeline.consumer_stage(group)
+    measured_before(stage, seconds_ago=1, position=4, backlog=6, drain=100.0)
+
+    pipeline.stages_measure(probe, [group])
+
+    found = pipeline.delays()[stage]
+    assert found.drain_per_second == 0.0
+    assert found.wait_seconds == found.seconds and 4 <= found.seconds < 10
+
+
 def test_the_outbox_drains_at_the_rate_its_rows_are_published(probe):
     # given two rows published since the outbox was last measured with three waiting, and one waiting
     for sequence in (1, 2, 3):
