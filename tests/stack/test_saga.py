@@ -20,7 +20,8 @@ def test_an_order_completes_stock_is_shipped_and_the_payment_captured():
 
     assert (done["status"], done["failure_reason"], done["total_amount"]) == ("completed", "", "14.50")
     assert [h["status"] for h in done["history"]] == ["pending", "completed"]
-    assert stock(sku) == (3, 0)
+    # inventory commits the sold units when OrderCompleted reaches it, just after the order completes
+    wait_until(lambda: stock(sku) == (3, 0), timeout=30, message="the two sold units to leave the stock")
     assert [(p["status"], p["amount"]) for p in payments(order["order_id"])] == [("captured", "14.50")]
 
 
