@@ -108,6 +108,13 @@ def test_measuring_stores_each_stage_and_whether_it_moved(topic, group, probe):
     assert second[pipeline.OUTBOX].progressed_at == first[pipeline.OUTBOX].progressed_at  # it did not
 
 
+def group_applied(topic: str, group: str, applied: int, ages: list[float]) -> str:
+    """Messages of these ages on partition 0, the group's offset after the first `applied`; its stage."""
+    produce_aged(topic, 0, ages)
+    commit(group, topic, {0: applied})
+    return pipeline.consumer_stage(group)
+
+
 def measured_before(stage: str, *, seconds_ago: float, position: int, backlog: int, drain: float) -> None:
     """The stage as the watcher's previous measurement left it."""
     at = timezone.now() - timedelta(seconds=seconds_ago)
@@ -127,9 +134,7 @@ def test_a_busy_stage_drains_at_its_rate_smoothed_and_its_wait_is_the_backlog_at
 ):
     # given a group that applied 4 events in the 2 s since it was measured with 8 waiting,
     # working off 1 a second then; 6 wait now
-    produce_aged(topic, 0, [5] * 10)
-    commit(group, topic, {0: 4})
-    stage = pipeline.consumer_stage(group)
+    stage = group_applied(topic, group, 4, [5] * 10)
     measured_before(stage, seconds_ago=2, position=0, backlog=8, drain=1.0)
 
     # when
@@ -147,9 +152,7 @@ def test_a_stage_that_had_nothing_waiting_has_no_known_rate_and_waits_as_long_as
 ):
     # given a group with nothing waiting when last measured: since then it worked only part of
     # the time, at the pace events came (a burst beginning), not at the pace it can
-    produce_aged(topic, 0, [5] * 10)
-    commit(group, topic, {0: 4})
-    stage = pipeline.consumer_stage(group)
+    stage = group_applied(topic, group, 4, [5] * 10)
     measured_before(stage, seconds_ago=2, position=0, backlog=0, drain=0.5)
 
     pipeline.stages_measure(probe, [group])
@@ -160,9 +163,7 @@ def test_a_stage_that_had_nothing_waiting_has_no_known_rate_and_waits_as_long_as
 
 
 def test_a_busy_stage_whose_rate_was_not_known_drains_at_its_latest_rate(topic, group, probe):
-    produce_aged(topic, 0, [5] * 10)
-    commit(group, topic, {0: 4})
-    stage = pipeline.consumer_stage(group)
+    stage = group_applied(topic, group, 4, [5] * 10)
     measured_before(stage, seconds_ago=2, position=0, backlog=8, drain=0.0)
 
     pipeline.stages_measure(probe, [group])
@@ -172,9 +173,7 @@ def test_a_busy_stage_whose_rate_was_not_known_drains_at_its_latest_rate(topic, 
 
 def test_a_stage_whose_position_went_back_waits_as_long_as_its_oldest_event(topic, group, probe):
     # given a group measured further on than it is now (its offsets reset for a replay)
-    produce_aged(topic, 0, [30, 20, 10])
-    commit(group, topic, {0: 1})
-    stage = pipeline.consumer_stage(group)
+    stage = group_applied(topic, group, 1, [30, 20, 10])
     measured_before(stage, seconds_ago=1, position=3, backlog=2, drain=50.0)
 
     pipeline.stages_measure(probe, [group])
@@ -188,9 +187,7 @@ def test_a_busy_stage_that_did_not_move_is_stopped_not_slow_and_waits_as_long_as
     topic, group, probe
 ):
     # given a group that worked off 100 a second until its last measurement and has not moved since
-    produce_aged(topic, 0, [5] * 10)
-    commit(group, topic, {0: 4})
-    stage = pipeline.consumer_stage(group)
+    stage = group_applied(topic, group, 4, [5] * 10)
     measured_before(stage, seconds_ago=1, position=4, backlog=6, drain=100.0)
 
     pipeline.stages_measure(probe, [group])

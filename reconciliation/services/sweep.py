@@ -172,7 +172,7 @@ def _sweep(triggered_by, order_ids, since, settle_seconds, yield_to_load) -> Swe
 
 
 # The stages whose waits tell an overload: the participants' consumers, the saga's path.
-LOAD_STAGES = [pipeline.consumer_stage(name) for name in ("inventory", "payments", "orders")]
+LOAD_STAGES = [pipeline.consumer_stage(name) for name in horizon.SOURCES]
 # How often a sweep giving way looks at the pipeline again.
 YIELD_POLL_SECONDS = 1.0
 
