@@ -163,10 +163,9 @@ def test_an_order_behind_a_backlog_is_not_failed_for_timeout():
     ctl("stop", "app:watch-orders", *event_workers("inventory"))
     try:
         old, older = place(token, sku, quantity=1), place(token, sku, quantity=1)
-        # given two orders pending for 10 and 30 minutes, and inventory's consumers working 15
-        # minutes behind, as the orders service measured it (held still: its watcher is stopped)
-        backdate(old["order_id"], minutes=10)
-        backdate(older["order_id"], minutes=30)
+        # given inventory's consumers working 15 minutes behind, as the orders service measured it
+        # (held still: its watcher is stopped), and then two orders pending for 10 and 30 minutes
+        # (in that order: a scheduled orders_fail_stuck between the two would see no backlog)
         with psycopg2.connect(database_url("orders")) as conn, conn.cursor() as cursor:
             cursor.execute(
                 "UPDATE events_pipelinestage SET delay_seconds = 0, backlog = 0,"
@@ -177,6 +176,8 @@ def test_an_order_behind_a_backlog_is_not_failed_for_timeout():
                 " WHERE name = 'consumer:inventory'"
             )
         conn.close()
+        backdate(old["order_id"], minutes=10)
+        backdate(older["order_id"], minutes=30)
         # when
         fail_stuck_orders_now()
         # then the order older than the deadline plus the backlog fails; the other one waits
