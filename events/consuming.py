@@ -34,6 +34,10 @@ from events.topics import dead_letter_topic
 logger = logging.getLogger(__name__)
 
 
+# How long a new assignment may wait on the broker for its starting offsets (_on_assign).
+ASSIGN_TIMEOUT_SECONDS = 10
+
+
 class TooManyErrors(RuntimeError):
     """The loop failed too often in a row: exit so the process manager restarts it."""
 
@@ -80,7 +84,12 @@ class ConsumerLoop:
                 }
             )
         )
-        self._kafka.subscribe(list(self.consumer.topics), on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self._kafka.subscribe(
+            list(self.consumer.topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
         logger.info("consumer %s reading %s", self.consumer.name, ", ".join(self.consumer.topics))
         try:
             while not self.stop.is_set():
@@ -212,6 +221,31 @@ class ConsumerLoop:
                 metrics.CONSUMER_LAG.labels(self.consumer.name, topic, str(partition)).set(
                     max(high - offset - 1, 0)
                 )
+
+    def _on_assign(self, kafka_consumer, partitions) -> None:
+        """Commit where the group starts on each assigned partition it never committed (its low
+        watermark: auto.offset.reset is earliest), so that the group's committed offsets name every
+        partition it reads. The pipeline watchers read a group's backlog from those offsets alone
+        (events/pipeline.py): without this, the first events on a partition the group had not yet
+        read were no backlog at all while its workers were down (CI: a stopped inventory not seen
+        as stalled on a fresh stack). librdkafka assigns the partitions once this returns."""
+        try:
+            committed = kafka_consumer.committed(partitions, timeout=ASSIGN_TIMEOUT_SECONDS)
+            starts = [
+                TopicPartition(
+                    p.topic,
+                    p.partition,
+                    kafka_consumer.get_watermark_offsets(p, timeout=ASSIGN_TIMEOUT_SECONDS)[0],
+                )
+                for p in committed
+                if p.offset < 0
+            ]
+            if starts:
+                kafka_consumer.commit(offsets=starts, asynchronous=False)
+        except KafkaException as exc:
+            # Only the watchers' view is at stake; the next assignment tries again.
+            logger.warning("starting offsets of %s partitions not committed: %s", len(partitions), exc)
+        logger.info("partitions assigned: %s", [f"{p.topic}/{p.partition}" for p in partitions])
 
     def _on_revoke(self, kafka_consumer, partitions) -> None:
         # Batches are applied and their offsets stored before the next poll, so nothing is in flight

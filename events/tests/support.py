@@ -17,7 +17,7 @@ from unittest import mock
 
 import pydantic
 from confluent_kafka import Consumer as KafkaConsumer
-from confluent_kafka import Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 from django.db import connection, connections
 
@@ -185,6 +185,26 @@ def committed_offsets(group: str, topic: str, partitions: int = 3) -> dict[int, 
     finally:
         reader.close()
     return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
+
+
+COORDINATOR_NOT_READY = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
+def group_caught_up(group: str, topic: str, partitions: int = 3) -> bool:
+    """The group committed everything that is in the topic (a partition it never committed
+    counts as at 0: a group commits where it starts only once it is assigned the partition)."""
+    try:
+        committed = committed_offsets(group, topic, partitions)
+        return all(committed.get(p, 0) == end for p, end in end_offsets(topic, partitions).items())
+    except KafkaException as exc:
+        # Not yet: on a fresh cluster the group's coordinator is still being chosen or loaded.
+        if exc.args[0].code() in COORDINATOR_NOT_READY or exc.args[0].retriable():
+            return False
+        raise
 
 
 def end_offsets(topic: str, partitions: int = 3) -> dict[int, int]:

@@ -4,10 +4,10 @@ import dataclasses
 import signal
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
 from django.test import override_settings
 from prometheus_client import REGISTRY
 
+from events import pipeline
 from events.dead_letters import dead_letter_retry
 from events.models import DeadLetter, InboxEvent
 from events.processing import BatchAborted, Message, Outcome, process, process_batch
@@ -19,23 +19,8 @@ from tests.polling import wait_until
 pytestmark = pytest.mark.usefixtures("ledger")
 
 
-COORDINATOR_NOT_READY = {
-    KafkaError.NOT_COORDINATOR,
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    KafkaError.COORDINATOR_NOT_AVAILABLE,
-}
-
-
 def caught_up(consumer, topic) -> bool:
-    """The consumer group committed everything that is in the topic."""
-    ends = {p: end for p, end in support.end_offsets(topic).items() if end > 0}
-    try:
-        return support.committed_offsets(consumer.name, topic) == ends
-    except KafkaException as exc:
-        # Not yet: on a fresh cluster the group's coordinator is still being chosen or loaded.
-        if exc.args[0].code() in COORDINATOR_NOT_READY or exc.args[0].retriable():
-            return False
-        raise
+    return support.group_caught_up(consumer.name, topic)
 
 
 def run_until_caught_up(consumer, topic):
@@ -147,7 +132,7 @@ def test_a_consumer_killed_after_storing_its_offsets_and_before_they_reach_kafka
     # when it is SIGKILLed with both applied and their offsets only stored
     first.kill()
     first.join(30)
-    assert support.committed_offsets(consumer.name, topic) == {}
+    assert support.committed_offsets(consumer.name, topic) == {0: 0, 1: 0, 2: 0}  # only where it started
 
     # and a new process (the usual interval) reads them again from the group's offsets
     with override_settings(EVENTS_CONSUMER_COMMIT_INTERVAL_MS=1000):
@@ -187,7 +172,8 @@ def test_a_consumer_killed_after_its_database_commit_and_before_its_offset_commi
     assert killed.exitcode == -signal.SIGKILL
     applied_before_restart = InboxEvent.objects.filter(consumer=consumer.name).count()
     assert applied_before_restart >= 1
-    assert support.committed_offsets(consumer.name, topic) == {}  # Kafka never heard of that batch
+    # Kafka never heard of that batch: the group's offsets are where it started
+    assert support.committed_offsets(consumer.name, topic) == {0: 0, 1: 0, 2: 0}
 
     # and a new consumer process starts where the group's offsets say
     restarted = run_until_caught_up(consumer, topic)
@@ -367,6 +353,26 @@ def test_the_consumer_reports_its_lag_per_partition(topic):
         "events_consumer_lag", {"consumer": consumer.name, "topic": topic, "partition": str(partition)}
     )
     assert lag == 0
+
+
+def test_a_group_commits_where_it_starts_so_a_backlog_on_a_partition_it_never_read_is_seen(topic):
+    # given a group that joined while its topic was empty, and then left (its workers stopped)
+    consumer = support.ledger_consumer(topic)
+    with support.consumer_thread(consumer):
+        wait_until(
+            lambda: support.committed_offsets(consumer.name, topic) == {0: 0, 1: 0, 2: 0},
+            timeout=30,
+            message="the group to commit its starting offsets",
+        )
+    # when an event arrives, on a partition the group has never read a message of
+    support.produce(topic, credited("a", 1, 100))
+
+    # then the pipeline's probe counts it as waiting
+    probe = pipeline.Probe(topics=[topic])
+    try:
+        assert probe.group(consumer.name).backlog == 1
+    finally:
+        probe.close()
 
 
 def test_rebalances_as_consumers_join_and_leave_neither_lose_nor_double_apply_an_event(topic):

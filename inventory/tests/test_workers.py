@@ -68,11 +68,6 @@ def cancelled(order_id: str) -> Envelope:
     return order_event("OrderCancelled", order_id, 2, OrderCancelledV1(order_id=order_id, reason="customer"))
 
 
-def caught_up(group: str, topic: str) -> bool:
-    ends = {p: end for p, end in support.end_offsets(topic, PARTITIONS).items() if end > 0}
-    return support.committed_offsets(group, topic, PARTITIONS) == ends
-
-
 def deadlocks() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
@@ -97,7 +92,9 @@ def test_two_workers_apply_contending_orders_once_each_in_order_without_deadlock
     support.produce(orders_topic, *events)
     try:
         wait_until(
-            lambda: caught_up(consumer.name, orders_topic), timeout=120, message="both workers to catch up"
+            lambda: support.group_caught_up(consumer.name, orders_topic, PARTITIONS),
+            timeout=120,
+            message="both workers to catch up",
         )
     finally:
         for worker in workers:
