@@ -21,7 +21,7 @@ def pipeline_measured(db):
     back: measured({"outbox": 0.0, "consumer:inventory": 12.5}, stalled={...}). A stage with a
     delay has events waiting (100, or `backlogs[name]`), worked off at `drains[name]` events a
     second (not known, by default); a stalled one made no progress for longer than the stall
-    bound."""
+    bound; the backlog of those in `grew` grew since the measurement before."""
     from datetime import timedelta
 
     from django.conf import settings
@@ -30,7 +30,7 @@ def pipeline_measured(db):
     from events.models import PipelineStage
 
     def measured(
-        delays: dict[str, float], *, stalled=(), ago: float = 0.0, backlogs=None, drains=None
+        delays: dict[str, float], *, stalled=(), ago: float = 0.0, backlogs=None, drains=None, grew=()
     ) -> None:
         at = timezone.now() - timedelta(seconds=ago)
         stuck_since = at - timedelta(seconds=settings.PIPELINE_STALL_SECONDS + 1)
@@ -41,6 +41,7 @@ def pipeline_measured(db):
                     "delay_seconds": seconds,
                     "backlog": (backlogs or {}).get(name, 100 if seconds or name in stalled else 0),
                     "drain_per_second": (drains or {}).get(name, 0.0),
+                    "backlog_grew": name in grew,
                     "progressed_at": stuck_since if name in stalled else at,
                     "measured_at": at,
                 },

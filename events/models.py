@@ -140,6 +140,9 @@ class PipelineStage(models.Model):
     # Events the stage applied (published) a second lately, smoothed over a few measurements;
     # what its backlog is worked off at (pipeline.Delay.wait_seconds).
     drain_per_second = models.FloatField(default=0, db_default=0)
+    # Whether the backlog grew since the measurement before: events come faster than the stage
+    # works them, and an event arriving now waits longer than its oldest one has so far.
+    backlog_grew = models.BooleanField(default=False, db_default=False)
     # When the stage last had nothing waiting or moved forward.
     progressed_at = models.DateTimeField()
     measured_at = models.DateTimeField()

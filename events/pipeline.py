@@ -182,6 +182,7 @@ def stages_measure(probe: Probe, consumer_names: list[str]) -> list[PipelineStag
             "backlog",
             "position",
             "drain_per_second",
+            "backlog_grew",
             "progressed_at",
             "measured_at",
         ],
@@ -197,6 +198,7 @@ def _stage(previous, name, delay, backlog, position, now) -> PipelineStage:
         backlog=backlog,
         position=position,
         drain_per_second=round(_drain(previous, position, now), 3),
+        backlog_grew=backlog > (previous.backlog if previous is not None else 0),
         progressed_at=now if moved else previous.progressed_at,
         measured_at=now,
     )
@@ -238,16 +240,20 @@ class Delay:
     idle_seconds: float = 0.0
     # Events it worked off a second lately (0: not known).
     drain_per_second: float = 0.0
+    # Whether its backlog grew since the measurement before.
+    backlog_grew: bool = False
 
     @property
     def wait_seconds(self) -> float:
         """How long an event arriving now would wait here: the backlog at the stage's drain rate,
-        at most WAIT_PER_AGE_MAX times the oldest event's age; that age while the rate is not
-        known (nothing waits: 0)."""
+        at most WAIT_PER_AGE_MAX times the oldest event's age while the backlog grows, and at most
+        that age while it shrinks (a queue working off more than comes makes each new event wait
+        less than those before it); that age while the rate is not known (nothing waits: 0)."""
         if not self.backlog:
             return 0.0
         if self.drain_per_second > 0:
-            return min(self.backlog / self.drain_per_second, WAIT_PER_AGE_MAX * self.seconds)
+            cap = WAIT_PER_AGE_MAX * self.seconds if self.backlog_grew else self.seconds
+            return min(self.backlog / self.drain_per_second, cap)
         return self.seconds
 
     def describe(self) -> str:
@@ -279,6 +285,7 @@ def delays(names: list[str] | None = None, *, now: datetime | None = None) -> di
             row.measured_at,
             idle.total_seconds(),
             row.drain_per_second,
+            row.backlog_grew,
         )
     return found
 

@@ -222,9 +222,32 @@ def test_the_outbox_drains_at_the_rate_its_rows_are_published(probe):
 def test_a_wait_is_at_most_a_few_times_the_oldest_events_age():
     # a burst's first second: 1,000 waiting, read as worked off at 10 a second by workers that
     # are only waking; the oldest of them half a second old
-    delay = pipeline.Delay("consumer:a", 0.5, 1000, False, False, timezone.now(), drain_per_second=10.0)
+    delay = pipeline.Delay(
+        "consumer:a", 0.5, 1000, False, False, timezone.now(), drain_per_second=10.0, backlog_grew=True
+    )
 
     assert delay.wait_seconds == pipeline.WAIT_PER_AGE_MAX * 0.5
+
+
+def test_a_backlog_that_shrinks_waits_at_most_as_long_as_its_oldest_event():
+    # restarted workers catching up: 300 waiting, fewer than a second before, at a rate smoothed
+    # from their first slow seconds (30 a second); the oldest event 2 s old
+    delay = pipeline.Delay("consumer:a", 2.0, 300, False, False, timezone.now(), drain_per_second=30.0)
+
+    assert delay.wait_seconds == 2.0
+
+
+def test_measuring_stores_whether_the_backlog_grew(topic, group, probe):
+    # given a group last measured with 3 waiting, and 6 waiting now
+    stage = group_applied(topic, group, 4, [5] * 10)
+    measured_before(stage, seconds_ago=1, position=2, backlog=3, drain=2.0)
+
+    pipeline.stages_measure(probe, [group])
+    grew = pipeline.delays()[stage].backlog_grew
+    # and measured again with as many waiting
+    pipeline.stages_measure(probe, [group])
+
+    assert (grew, pipeline.delays()[stage].backlog_grew) == (True, False)
 
 
 def test_nothing_waiting_is_no_wait():

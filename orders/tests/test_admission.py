@@ -122,12 +122,14 @@ def test_placement_is_refused_with_503_and_retry_after_before_django_sees_it(clo
 
 def test_the_door_reads_the_wait_a_new_order_would_have_not_the_oldest_events_age(clock, pipeline_measured):
     # given inventory's oldest event only 3 s old, but 1,400 waiting and 200 worked off a second:
-    # an order placed now would wait 7 s there (events arriving faster than they are applied)
+    # an order placed now would wait 7 s there (events arriving faster than they are applied:
+    # the backlog grew)
     saga_behind(
         pipeline_measured,
         inventory=3.0,
         backlogs={"consumer:inventory": 1400},
         drains={"consumer:inventory": 200.0},
+        grew={"consumer:inventory"},
     )
 
     _, status, _, body = call("POST", "/api/v1/orders")

@@ -538,8 +538,8 @@ def test_a_large_sweep_audits_in_chunks_and_rests_between_them_for_its_duty(
 def test_a_scheduled_sweep_gives_way_while_the_pipeline_is_overloaded(
     services, policy, settings, monkeypatch, pipeline_measured
 ):
-    # Given payments' consumers with 3,000 events waiting, worked off at 1,000 a second (3 s for
-    # a new one), over the 2 s a scheduled sweep gives way to, for the first 4 s of its start
+    # Given payments' consumers with 3,000 events waiting and growing, worked off at 1,000 a second
+    # (3 s for a new one), over the 2 s a scheduled sweep gives way to, for the first 4 s of its start
     settings.RECONCILIATION_SWEEP_YIELD_WAIT_SECONDS = 2.0
     clock = Clock()
     monkeypatch.setattr(sweep_module, "time", clock)
@@ -551,6 +551,7 @@ def test_a_scheduled_sweep_gives_way_while_the_pipeline_is_overloaded(
             {"consumer:payments": 1.5 if waiting else 0.0},
             backlogs={"consumer:payments": waiting},
             drains={"consumer:payments": 1000.0},
+            grew={"consumer:payments"},
         )
 
     overloaded = sweep_module.pipeline_overloaded
