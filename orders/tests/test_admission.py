@@ -346,3 +346,34 @@ def test_a_stage_catching_up_after_an_outage_does_not_close_the_door_until_its_g
     # and past it, a backlog still that large is an overload like any other
     clock.now += 31.0
     assert call("POST", "/api/v1/orders")[1] == "503 Service Unavailable"
+
+
+def test_an_order_does_not_wait_for_another_reading_the_measurements(monkeypatch, pipeline_measured):
+    # given one order reading the measured wait (its query slow), and the reading before it a
+    # refresh old
+    saga_behind(pipeline_measured, inventory=0.0)
+    door = admission.Door()
+    assert door.refusal() is None
+    door.placed()
+    door._checked_at -= 2.0
+    reading, release = threading.Event(), threading.Event()
+
+    def slow_reading(outage_seen_at, now):
+        reading.set()
+        release.wait(timeout=10)
+        return 0.0
+
+    monkeypatch.setattr(admission, "expected_wait", slow_reading)
+    first = threading.Thread(target=door.refusal)
+    first.start()
+    assert reading.wait(timeout=5)
+
+    # when another order comes meanwhile, then it goes through on the reading before, at once
+    try:
+        started = time.monotonic()
+        assert door.refusal() is None
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        first.join(timeout=5)
+    assert door.in_flight == 2
