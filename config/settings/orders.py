@@ -16,13 +16,14 @@ ORDERS_PENDING_TIMEOUT_SECONDS = env.int("ORDERS_PENDING_TIMEOUT_SECONDS", defau
 # Admission control (orders/services/admission.py): placement refuses a growing share of new
 # orders (503, Retry-After) while a new order would wait longer than MAX_WAIT for its saga, and
 # admits more again once the wait is below REOPEN_RATIO of it; a web process places at most
-# MAX_IN_FLIGHT orders at once, lets up to MAX_QUEUED more wait QUEUE_SECONDS for a slot, and
-# refuses the rest. Each web process re-reads the measured
-# wait this often. docs/benchmarks.md ("Overload") has the measurements behind the defaults.
+# MAX_IN_FLIGHT orders at once (ORDERS_WEB_WORKERS of them: 4 x 4 by default), lets up to
+# MAX_QUEUED more wait QUEUE_SECONDS for a slot (5 ms once the queue has not emptied for that
+# long), and refuses the rest. Each web process re-reads the measured wait every REFRESH_SECONDS.
+# docs/benchmarks.md ("Overload") has the measurements behind the defaults.
 ORDERS_ADMISSION_MAX_WAIT_SECONDS = env.float("ORDERS_ADMISSION_MAX_WAIT_SECONDS", default=5.0)
-ORDERS_ADMISSION_MAX_IN_FLIGHT = env.int("ORDERS_ADMISSION_MAX_IN_FLIGHT", default=8)
-ORDERS_ADMISSION_MAX_QUEUED = env.int("ORDERS_ADMISSION_MAX_QUEUED", default=8)
-ORDERS_ADMISSION_QUEUE_SECONDS = env.float("ORDERS_ADMISSION_QUEUE_SECONDS", default=0.05)
+ORDERS_ADMISSION_MAX_IN_FLIGHT = env.int("ORDERS_ADMISSION_MAX_IN_FLIGHT", default=4)
+ORDERS_ADMISSION_MAX_QUEUED = env.int("ORDERS_ADMISSION_MAX_QUEUED", default=16)
+ORDERS_ADMISSION_QUEUE_SECONDS = env.float("ORDERS_ADMISSION_QUEUE_SECONDS", default=0.1)
 ORDERS_ADMISSION_REOPEN_RATIO = env.float("ORDERS_ADMISSION_REOPEN_RATIO", default=0.5)
 ORDERS_ADMISSION_REFRESH_SECONDS = env.float("ORDERS_ADMISSION_REFRESH_SECONDS", default=0.5)
 # A stage of the saga's path that has not moved for this long counts as an outage, not a backlog:

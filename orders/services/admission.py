@@ -14,9 +14,10 @@ taking them would harm the orders already taken. Two limits, each in every web p
    down: those orders wait in the outbox and the queues, and the saga's timeouts catch a
    participant that never answers.
 2. Placements at once. No more than ORDERS_ADMISSION_MAX_IN_FLIGHT orders are being placed in a
-   process at a time. One more waits for a slot, at most ORDERS_ADMISSION_QUEUE_SECONDS and
-   behind at most ORDERS_ADMISSION_MAX_QUEUED others (a burst of customers on an idle stack goes
-   through), else it is refused (Retry-After 1). The web process has more threads than that
+   process at a time. One more waits for a slot, at most ORDERS_ADMISSION_QUEUE_SECONDS (5 ms
+   once the queue for slots has not emptied for that long: controlled delay) and behind at most
+   ORDERS_ADMISSION_MAX_QUEUED others (a burst of customers on an idle stack goes through), else
+   it is refused (Retry-After 1). The web process has more threads than that
    (ORDERS_WEB_THREADS), so requests beyond it reach the door instead of queueing unseen for a
    thread. This is what keeps placement fast under a sudden overload: the
    saga's wait is seen a second or two late (measured once a second; the consumers yield the CPU
@@ -42,6 +43,8 @@ from orders.services import saga
 # The admitted share falls to ADMIT_DECREASE of itself at each refresh over a bound, never below
 # ADMIT_MIN (a trickle of orders keeps the signals alive), and grows by ADMIT_STEP below both.
 ADMIT_DECREASE, ADMIT_MIN, ADMIT_STEP = 0.7, 0.05, 0.05
+# How long a placement waits for a slot while the queue for slots has not emptied for a while.
+STANDING_QUEUE_WAIT_SECONDS = 0.005
 # Retry-After is at least this, and at most the other.
 RETRY_AFTER_MIN_SECONDS, RETRY_AFTER_MAX_SECONDS = 1, 30
 
@@ -98,6 +101,7 @@ class Door:
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._queued = 0
+        self._queue_empty_at = -math.inf
         self._checked_at = -math.inf
         self._refreshing = False
         self._wait = 0.0
@@ -118,9 +122,14 @@ class Door:
             retry_after = min(
                 max(math.ceil(self._wait - reopen_below), RETRY_AFTER_MIN_SECONDS), RETRY_AFTER_MAX_SECONDS
             )
-            return Refusal(
-                f"orders are taking about {self._wait:.0f} s to be processed, more than usual", retry_after
-            )
+            if self._wait > settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS:
+                reason = f"orders are taking about {self._wait:.0f} s to be processed, more than usual"
+            else:
+                # The wait fell back under the bound: the door opens a step at each refresh.
+                reason = (
+                    "orders were taking longer than usual to be processed; the service is taking more again"
+                )
+            return Refusal(reason, retry_after)
 
     def _refresh(self) -> None:
         """Re-read the measured wait if the last reading is older than a refresh. One request
@@ -152,18 +161,30 @@ class Door:
             self._slot_freed.notify()
 
     def _slot_taken(self) -> bool:
-        """Take a placement slot, waiting for one a moment if few others wait (the lock held)."""
+        """Take a placement slot, waiting for one a moment if few others wait (the lock held).
+
+        The wait is controlled delay, CoDel's rule as Facebook applies it to its servers' queues
+        (Maurer, "Fail at Scale", ACM Queue 13(8), 2015): ORDERS_ADMISSION_QUEUE_SECONDS while
+        the queue for slots was empty within the last ORDERS_ADMISSION_QUEUE_SECONDS (a burst,
+        which passes), STANDING_QUEUE_WAIT_SECONDS once it was not (an overload, where a queue
+        that never empties only adds its wait to every answer)."""
         limit = settings.ORDERS_ADMISSION_MAX_IN_FLIGHT
+        now = self._clock()
+        if not self._queued:
+            self._queue_empty_at = now
         if self.in_flight >= limit:
             if self._queued >= settings.ORDERS_ADMISSION_MAX_QUEUED:
                 return False
+            patience = settings.ORDERS_ADMISSION_QUEUE_SECONDS
+            if now - self._queue_empty_at > patience:
+                patience = STANDING_QUEUE_WAIT_SECONDS
             self._queued += 1
             try:
-                freed = self._slot_freed.wait_for(
-                    lambda: self.in_flight < limit, timeout=settings.ORDERS_ADMISSION_QUEUE_SECONDS
-                )
+                freed = self._slot_freed.wait_for(lambda: self.in_flight < limit, timeout=patience)
             finally:
                 self._queued -= 1
+                if not self._queued:
+                    self._queue_empty_at = self._clock()
             if not freed:
                 return False
         self.in_flight += 1

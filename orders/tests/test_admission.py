@@ -377,3 +377,48 @@ def test_an_order_does_not_wait_for_another_reading_the_measurements(monkeypatch
         release.set()
         first.join(timeout=5)
     assert door.in_flight == 2
+
+
+@override_settings(
+    ORDERS_ADMISSION_MAX_IN_FLIGHT=1, ORDERS_ADMISSION_MAX_QUEUED=2, ORDERS_ADMISSION_QUEUE_SECONDS=5
+)
+def test_a_queue_for_slots_that_has_not_emptied_makes_the_next_order_wait_only_a_moment(
+    clock, pipeline_measured
+):
+    # given the only slot taken, and a second order waiting for it since the clock's 0
+    saga_behind(pipeline_measured, inventory=0.0)
+    door = admission.DOOR
+    assert door.refusal() is None
+    second = threading.Thread(target=door.refusal)
+    second.start()
+    wait_until(lambda: door._queued == 1, timeout=5, message="the second order to wait")
+
+    # when a third comes 6 s later (over the 5 s a burst may wait), the queue not emptied since
+    clock.now += 6.0
+    try:
+        started = time.monotonic()
+        refusal = door.refusal()
+        waited = time.monotonic() - started
+    finally:
+        door.placed()
+        second.join(timeout=5)
+
+    # then it is refused after the standing queue's moment, not after 5 s
+    assert refusal is not None and refusal.reason == "too many orders are being placed at this moment"
+    assert waited < 1
+    assert door.in_flight == 1  # the second took the slot the first freed
+
+
+def test_a_door_reopening_after_an_overload_says_so_not_that_orders_take_0_s(clock, pipeline_measured):
+    # given a door an overload closed, the wait now back under the bound: it opens a step a refresh
+    saga_behind(pipeline_measured, inventory=60.0)
+    call("POST", "/api/v1/orders")
+    saga_behind(pipeline_measured, inventory=0.0)
+    clock.now += 1.0
+
+    _, status, _, body = call("POST", "/api/v1/orders")
+
+    assert status == "503 Service Unavailable"
+    assert body["detail"].startswith(
+        "orders were taking longer than usual to be processed; the service is taking more again; nothing"
+    )
