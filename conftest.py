@@ -56,3 +56,25 @@ def saga_caught_up(pipeline_measured):
     pipeline_measured(
         {"outbox": 0.0, "consumer:inventory": 0.0, "consumer:payments": 0.0, "consumer:orders": 0.0}
     )
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    """A staff member who may view every table of the service, and do nothing else."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    return user
+
+
+@pytest.fixture
+def support_user(django_user_model):
+    """A staff member of the `support` group the service's migrations create (config/support.py)."""
+    from django.contrib.auth.models import Group
+
+    from config.support import GROUP
+
+    user = django_user_model.objects.create_user("helper", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=GROUP))
+    return user

@@ -1,8 +1,11 @@
-"""The events tables in each service's admin: the outbox and inbox read-only, dead letters
-with "retry" and "discard" actions (events/dead_letters.py does the work)."""
+"""The admin every service shares: the events tables (the outbox and inbox read-only, dead
+letters with "retry" and "discard" actions: events/dead_letters.py does the work), and
+django-celery-beat's periodic tasks with their actions behind the change permission."""
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import PeriodicTask
 
 from events.dead_letters import NotRetryable, dead_letter_discard, dead_letter_retry
 from events.models import DeadLetter, InboxEvent, OutboxEvent
@@ -111,7 +114,10 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         value = bytes(letter.value).decode(errors="replace") if letter.value is not None else ""
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", value)
 
-    @admin.action(description="Retry the selected dead letters (then release what is parked behind them)")
+    @admin.action(
+        description="Retry the selected dead letters (then release what is parked behind them)",
+        permissions=["change"],
+    )
     def retry(self, request, queryset):
         for letter in queryset.order_by("partition", "offset"):
             try:
@@ -125,7 +131,10 @@ class DeadLetterAdmin(ReadOnlyAdmin):
             else:
                 self.message_user(request, f"{letter}: {outcome}", messages.SUCCESS)
 
-    @admin.action(description="Discard the selected dead letters (then release what is parked behind them)")
+    @admin.action(
+        description="Discard the selected dead letters (then release what is parked behind them)",
+        permissions=["change"],
+    )
     def discard(self, request, queryset):
         for letter in queryset.order_by("partition", "offset"):
             try:
@@ -134,3 +143,16 @@ class DeadLetterAdmin(ReadOnlyAdmin):
                 self.message_user(request, str(exc), messages.WARNING)
                 continue
             self.message_user(request, f"{letter}: discarded", messages.SUCCESS)
+
+
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    """django-celery-beat's own, but its actions (enable, disable, toggle, run now) are offered
+    only to who may change periodic tasks: as shipped they declare no permission, and a staff
+    member who may only view could run a sweep or stop the saga's timeouts."""
+
+    def get_actions(self, request):
+        return super().get_actions(request) if self.has_change_permission(request) else {}
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, PeriodicTaskAdmin)

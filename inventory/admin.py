@@ -75,7 +75,12 @@ class ReservationAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm("inventory.change_reservation")
 
-    @admin.action(description="Release the selected reservations (units go back to stock)")
+    def has_release_permission(self, request):
+        return request.user.has_perm("inventory.release_reservation")
+
+    @admin.action(
+        description="Release the selected reservations (units go back to stock)", permissions=["release"]
+    )
     def release(self, request, queryset):
         for reservation in queryset:
             services.reservation_release(

@@ -87,6 +87,8 @@ class Reservation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Releasing puts units back on sale: its own permission, not "change" (a support action).
+        permissions = [("release_reservation", "Can release a reservation (its units go back to stock)")]
         indexes = [
             BrinIndex(fields=["created_at"], name="inventory_reservation_created"),
             # The sweep's window of changed reservations (the internal API).

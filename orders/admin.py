@@ -51,7 +51,13 @@ class OrderAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Order._meta.fields]
 
-    @admin.action(description="Cancel the selected pending orders (stock and payment are compensated)")
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("orders.cancel_order")
+
+    @admin.action(
+        description="Cancel the selected pending orders (stock and payment are compensated)",
+        permissions=["cancel"],
+    )
     def cancel(self, request, queryset):
         for order in queryset:
             try:

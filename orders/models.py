@@ -34,6 +34,8 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Cancelling compensates stock and payment: more than "change" says (a support action).
+        permissions = [("cancel_order", "Can cancel an order (its stock and payment are compensated)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["customer", "idempotency_key"],

@@ -27,7 +27,10 @@ class PaymentAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm("payments.change_payment")
 
-    @admin.action(description="Refund the selected captured payments")
+    def has_refund_permission(self, request):
+        return request.user.has_perm("payments.refund_payment")
+
+    @admin.action(description="Refund the selected captured payments", permissions=["refund"])
     def refund(self, request, queryset):
         for payment in queryset:
             try:

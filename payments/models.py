@@ -39,6 +39,8 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Refunding moves money: its own permission, not "change" (a support action).
+        permissions = [("refund_payment", "Can refund a captured payment")]
         # BRIN: payments are created in time order; a btree would cost an entry per payment.
         indexes = [
             BrinIndex(fields=["created_at"], name="payments_payment_created"),

@@ -101,3 +101,21 @@ def test_discard_from_the_admin_releases_what_was_parked(admin_client, ledger):
         "discarded",
         "retried",
     ]
+
+
+@pytest.mark.parametrize("action", ["retry", "discard"])
+def test_a_staff_member_who_may_only_view_can_neither_retry_nor_discard(client, viewer, ledger, action):
+    consumer = support.ledger_consumer("t")
+    dead = dead_letter(consumer.name, 1, sequence=1)
+    support.open_account("x")  # a retry would apply it
+    client.force_login(viewer)
+
+    with registered(consumer):
+        response = client.post(
+            reverse("admin:events_deadletter_changelist"), {"action": action, "_selected_action": [dead.pk]}
+        )
+
+    assert response.status_code == 200  # the list again, no action taken
+    dead.refresh_from_db()
+    assert (dead.status, dead.resolved_by) == (DeadLetter.Status.DEAD, "")
+    assert support.account("x") == (0, 0)

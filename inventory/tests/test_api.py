@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from config.middleware import NUL_REFUSED
@@ -77,3 +78,35 @@ def test_the_schema_documents_what_a_sku_may_hold(staff):
     for operation in paths["/api/v1/products/{sku}"].values():
         (sku,) = [p for p in operation["parameters"] if p["name"] == "sku"]
         assert sku["schema"]["pattern"] == SKU.pattern
+
+
+def as_user(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+PRODUCT = {"name": "Mug", "price": "9.50", "stock_quantity": 4}
+
+
+def test_a_staff_member_who_may_only_view_reads_products_but_changes_none(viewer, staff):
+    staff.put("/api/v1/products/SKU-1", PRODUCT, format="json")
+    client = as_user(viewer)
+
+    assert client.get("/api/v1/products").status_code == 200
+    assert client.get("/api/v1/products/SKU-1").status_code == 200
+    refused = client.put("/api/v1/products/SKU-1", {**PRODUCT, "stock_quantity": 0}, format="json")
+    assert refused.status_code == 403
+    assert client.put("/api/v1/products/SKU-2", PRODUCT, format="json").status_code == 403
+    assert [p["sku"] for p in staff.get("/api/v1/products").json()] == ["SKU-1"]
+    assert staff.get("/api/v1/products/SKU-1").json()["stock_quantity"] == 4
+
+
+def test_support_staff_do_not_edit_the_catalog(support_user):
+    assert as_user(support_user).put("/api/v1/products/SKU-1", PRODUCT, format="json").status_code == 403
+
+
+def test_a_staff_member_who_may_add_and_change_products_edits_the_catalog(viewer):
+    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["add_product", "change_product"]))
+
+    assert as_user(viewer).put("/api/v1/products/SKU-1", PRODUCT, format="json").status_code == 201

@@ -34,3 +34,14 @@ def test_an_order_id_holding_a_nul_character_is_a_400_not_a_server_error(admin_u
 
     assert response.status_code == 400
     assert response.json() == {"detail": NUL_REFUSED}
+
+
+def test_staff_read_payments_only_with_the_view_permission(django_user_model, viewer):
+    Payment.objects.create(order_id="o1", status=Payment.Status.CAPTURED, amount="3.00")
+    nobody = APIClient()
+    nobody.force_authenticate(django_user_model.objects.create_user("nobody", password="x", is_staff=True))
+    reader = APIClient()
+    reader.force_authenticate(viewer)
+
+    assert nobody.get("/api/v1/payments").status_code == 403
+    assert [p["order_id"] for p in reader.get("/api/v1/payments").json()] == ["o1"]

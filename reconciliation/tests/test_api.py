@@ -188,3 +188,36 @@ def test_only_staff_may_use_the_reconciliation_api(django_user_model, services, 
     client.force_authenticate(django_user_model.objects.create_user("customer", password="x"))
     assert getattr(client, method)(path).status_code == 403
     assert not Sweep.objects.exists()
+
+
+def as_user(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_a_staff_member_who_may_only_view_reads_divergences_but_runs_no_sweep(viewer, services, three):
+    client = as_user(viewer)
+
+    assert client.get(DIVERGENCES).status_code == 200
+    assert (
+        client.post(RECONCILE, {"order_ids": [ORDER], "settle_seconds": 0}, format="json").status_code == 403
+    )
+    assert not Sweep.objects.exists()
+
+
+def test_support_staff_run_a_sweep_on_demand(support_user, services):
+    services.order(ORDER, "completed", "committed", "captured")
+
+    response = as_user(support_user).post(
+        RECONCILE, {"order_ids": [ORDER], "settle_seconds": 0}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert Sweep.objects.get().triggered_by == "staff API (helper)"
+
+
+def test_a_staff_member_without_permissions_reads_no_divergence(django_user_model, three):
+    nobody = django_user_model.objects.create_user("nobody", password="x", is_staff=True)
+
+    assert as_user(nobody).get(DIVERGENCES).status_code == 403

@@ -6,12 +6,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.permissions import StaffModelPermissions
 from inventory import selectors, services
 from inventory.api.v1.serializers import ProductInSerializer, ProductOutSerializer
+from inventory.models import Product
 
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SKU_PARAMETER = OpenApiParameter(
@@ -28,7 +29,8 @@ def error(description: str) -> OpenApiResponse:
 
 
 class ProductListView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffModelPermissions]
+    queryset = Product.objects.none()  # the model whose permissions it asks
 
     @extend_schema(operation_id="list_products", responses=ProductOutSerializer(many=True))
     def get(self, request):
@@ -36,7 +38,8 @@ class ProductListView(APIView):
 
 
 class ProductDetailView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffModelPermissions]
+    queryset = Product.objects.none()  # the model whose permissions it asks
 
     @extend_schema(
         operation_id="get_product",

@@ -2,10 +2,10 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.permissions import StaffModelPermissions
 from payments.models import Payment
 
 
@@ -16,7 +16,8 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class PaymentListView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffModelPermissions]
+    queryset = Payment.objects.none()  # the model whose permissions it asks
 
     @extend_schema(
         operation_id="list_payments",

@@ -4,17 +4,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.permissions import StaffModelPermissions
 from reconciliation import selectors
 from reconciliation.api.v1.serializers import (
     DivergenceSerializer,
     ReconcileRequestSerializer,
     SweepSerializer,
 )
-from reconciliation.models import Divergence
+from reconciliation.models import Divergence, Sweep
 from reconciliation.services import sweep
 
 # The newest this many; narrow by status, kind or order for the others.
@@ -22,7 +22,7 @@ MAX_LISTED = 1000
 
 
 class DivergenceListView(generics.ListAPIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffModelPermissions]
     serializer_class = DivergenceSerializer
 
     @extend_schema(
@@ -52,7 +52,10 @@ class DivergenceListView(generics.ListAPIView):
 
 
 class ReconcileView(APIView):
-    permission_classes = [IsAdminUser]
+    """A sweep on demand: a staff member who may add sweeps (the support group may)."""
+
+    permission_classes = [StaffModelPermissions]
+    queryset = Sweep.objects.none()  # the model whose permissions it asks
 
     @extend_schema(
         operation_id="reconcile",

@@ -1,0 +1,43 @@
+"""The inventory admin's release action asks its own permission (release_reservation): support
+staff have it, a staff member who may only view does not (and releases nothing by trying)."""
+
+import pytest
+from django.urls import reverse
+
+from inventory import services
+from inventory.models import Product, Reservation
+from inventory.tests.test_services import cause, line, product
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def held():
+    product("A", stock=5)
+    services.reservation_reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
+    return Reservation.objects.get()
+
+
+def release(client, user, reservation):
+    client.force_login(user)
+    return client.post(
+        reverse("admin:inventory_reservation_changelist"),
+        {"action": "release", "_selected_action": [reservation.pk]},
+    )
+
+
+def test_a_staff_member_who_may_only_view_cannot_release_a_reservation(client, viewer, held):
+    response = release(client, viewer, held)
+
+    assert response.status_code == 200  # the list again, no action taken
+    held.refresh_from_db()
+    assert held.status == Reservation.Status.HELD
+    assert Product.objects.get().reserved_quantity == 2
+
+
+def test_support_staff_release_a_reservation_from_the_admin(client, support_user, held):
+    release(client, support_user, held)
+
+    held.refresh_from_db()
+    assert held.status == Reservation.Status.RELEASED
+    assert Product.objects.get().reserved_quantity == 0

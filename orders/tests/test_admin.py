@@ -1,0 +1,41 @@
+"""The orders admin's cancel action: support staff may take it, a staff member who may only
+view may not (and changes nothing by trying)."""
+
+import pytest
+from django.urls import reverse
+
+from events.models import OutboxEvent
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db
+
+ORDER = {"items": [{"sku": "MUG", "quantity": 1}], "payment_token": "tok_visa"}
+
+
+@pytest.fixture
+def order(api, catalog):
+    return Order.objects.get(order_id=api.post("/api/v1/orders", ORDER, format="json").json()["order_id"])
+
+
+def cancel(client, user, order):
+    client.force_login(user)
+    return client.post(
+        reverse("admin:orders_order_changelist"), {"action": "cancel", "_selected_action": [order.pk]}
+    )
+
+
+def test_a_staff_member_who_may_only_view_cannot_cancel_an_order(client, viewer, order):
+    response = cancel(client, viewer, order)
+
+    assert response.status_code == 200  # the list again, no action taken
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING
+    assert not OutboxEvent.objects.filter(event_type="OrderCancelled").exists()
+
+
+def test_support_staff_cancel_an_order_from_the_admin(client, support_user, order):
+    cancel(client, support_user, order)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert OutboxEvent.objects.filter(event_type="OrderCancelled").count() == 1

@@ -1,0 +1,27 @@
+from django.db import migrations
+
+from config.support import support_group_grant
+
+
+def grant(apps, schema_editor):
+    support_group_grant(
+        apps,
+        schema_editor,
+        viewed=["reconciliation", "events"],
+        granted=[
+            "reconciliation.change_divergence",
+            "reconciliation.change_ordersaga",
+            "reconciliation.add_sweep",
+            "events.change_deadletter",
+        ],
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("reconciliation", "0005_sweep_horizon_and_breaker"),
+        ("events", "0008_pipeline_stage_backlog_grew"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
+
+    operations = [migrations.RunPython(grant, migrations.RunPython.noop)]
