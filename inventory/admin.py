@@ -79,17 +79,21 @@ class ReservationAdmin(ReadOnlyAdmin):
         return request.user.has_perm("inventory.release_reservation")
 
     @admin.action(
-        description="Release the selected reservations (units go back to stock)", permissions=["release"]
+        description="Release the selected held reservations (units go back to stock)", permissions=["release"]
     )
     def release(self, request, queryset):
+        released = 0
         for reservation in queryset:
-            services.reservation_release(
-                order_id=reservation.order_id,
-                reason="released by support",
-                caused_by=None,
-                actor=request.user.get_username(),
-            )
-        self.message_user(request, f"{queryset.count()} reservations released", messages.SUCCESS)
+            try:
+                services.reservation_release_by_support(
+                    order_id=reservation.order_id, actor=request.user.get_username()
+                )
+            except services.InventoryError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            else:
+                released += 1
+        if released:
+            self.message_user(request, f"{released} reservation(s) released", messages.SUCCESS)
 
 
 @admin.register(StockMovement)

@@ -20,6 +20,7 @@ from events.envelope import Envelope
 from events.publishing import publish
 from inventory import sql
 from inventory.models import Reservation, StockMovement
+from inventory.services.products import InventoryError
 
 Status = Reservation.Status
 Kind = StockMovement.Kind
@@ -197,6 +198,25 @@ def reservation_release(
     No-op when already released or never reserved."""
     reservations_settle([Settle(order_id, commit=False, reason=reason, actor=actor, caused_by=caused_by)])
     return Reservation.objects.filter(order_id=order_id).first()
+
+
+def reservation_release_by_support(*, order_id: str, actor: str) -> Reservation:
+    """Support's release (the admin's action): of a held reservation only, an order still open
+    or stuck. A committed one is a completed order's, whose units have shipped: releasing it
+    would put them back on sale. InventoryError says why it was refused; the reservation's lock,
+    taken first, keeps the saga from committing it in between."""
+    with transaction.atomic():
+        reservation = Reservation.objects.select_for_update().filter(order_id=order_id).first()
+        if reservation is None:
+            raise InventoryError(f"order {order_id} has no reservation")
+        if reservation.status != Status.HELD:
+            raise InventoryError(
+                f"the reservation of order {order_id} is {reservation.status}: only a held one can be"
+                " released (a committed reservation's order completed, and its units shipped)"
+            )
+        return reservation_release(
+            order_id=order_id, reason="released by support", caused_by=None, actor=actor
+        )
 
 
 class _Stock:

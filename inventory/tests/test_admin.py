@@ -18,11 +18,12 @@ def held():
     return Reservation.objects.get()
 
 
-def release(client, user, reservation):
+def release(client, user, reservation, **kwargs):
     client.force_login(user)
     return client.post(
         reverse("admin:inventory_reservation_changelist"),
         {"action": "release", "_selected_action": [reservation.pk]},
+        **kwargs,
     )
 
 
@@ -41,3 +42,15 @@ def test_support_staff_release_a_reservation_from_the_admin(client, support_user
     held.refresh_from_db()
     assert held.status == Reservation.Status.RELEASED
     assert Product.objects.get().reserved_quantity == 0
+
+
+def test_a_committed_reservation_is_not_released_from_the_admin(client, support_user, held):
+    # given the order completed: its units shipped
+    services.reservation_commit(order_id="o1", caused_by=cause("o1"))
+
+    response = release(client, support_user, held, follow=True)
+
+    held.refresh_from_db()
+    assert held.status == Reservation.Status.COMMITTED
+    assert (Product.objects.get().stock_quantity, Product.objects.get().reserved_quantity) == (3, 0)
+    assert "only a held one can be released" in response.content.decode()

@@ -161,3 +161,20 @@ def test_fifty_concurrent_orders_for_ten_units_reserve_exactly_ten():
     assert (last.stock_quantity, last.reserved_quantity) == (10, 10)
     assert Reservation.objects.filter(status=Reservation.Status.HELD).count() == 10
     assert len(events_of("InventoryRejected")) == 40
+
+
+def test_support_releases_only_a_held_reservation():
+    product("A", stock=5)
+    services.reservation_reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
+    services.reservation_reserve(order_id="o2", lines=[line("A", 1)], caused_by=cause("o2"))
+    services.reservation_commit(order_id="o2", caused_by=cause("o2"))
+
+    released = services.reservation_release_by_support(order_id="o1", actor="helper")
+    with pytest.raises(services.InventoryError, match="is committed: only a held one can be released"):
+        services.reservation_release_by_support(order_id="o2", actor="helper")
+    with pytest.raises(services.InventoryError, match="order o3 has no reservation"):
+        services.reservation_release_by_support(order_id="o3", actor="helper")
+
+    assert released.status == Reservation.Status.RELEASED
+    assert (Product.objects.get().stock_quantity, Product.objects.get().reserved_quantity) == (4, 0)
+    assert StockMovement.objects.filter(order_id="o1", kind="release").get().actor == "helper"
