@@ -5,13 +5,17 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache():
-    """Every test starts with no API token remembered (config/authentication.py)."""
+    """Every test starts with no API token remembered (config/authentication.py) and no request
+    counted against a rate limit."""
     from django.conf import settings
 
     if settings.configured:
         from config.authentication import token_cache_clear
 
         token_cache_clear()
+        from django.core.cache import cache
+
+        cache.clear()  # the rate limits' counters (config/throttling.py)
     yield
 
 

@@ -20,6 +20,10 @@ fi
 # wait for a slot (ORDERS_ADMISSION_MAX_IN_FLIGHT 4, ORDERS_ADMISSION_MAX_QUEUED 16), so that
 # requests beyond those reach the door and are refused at once instead of queueing for a thread.
 : "${ORDERS_WEB_THREADS:=24}"
+# Register and token are rate-limited per client address (10/hour and 20/minute by default,
+# config/settings/orders.py); on the local stack every client is 127.0.0.1, and the stack tests
+# and make fuzz register hundreds of customers, so the local stack allows more.
+: "${ORDERS_THROTTLE_REGISTER:=10000/hour}" "${ORDERS_THROTTLE_TOKEN:=10000/minute}"
 : "${OMS_ADMIN_USER:=admin}" "${OMS_ADMIN_PASSWORD:=admin}"
 
 # Kafka: one node (KAFKA_NODES=1, the default) or a cluster of three (KAFKA_NODES=3), each node a
@@ -98,6 +102,7 @@ render_event_workers() {
 # (docs/benchmarks.md). 0 gives them equal standing.
 : "${WORKER_NICE:=10}"
 export WORKER_NICE
+export ORDERS_THROTTLE_REGISTER ORDERS_THROTTLE_TOKEN
 export ORDERS_WEB_THREADS ORDERS_WEB_WORKERS INVENTORY_WEB_WORKERS PAYMENTS_WEB_WORKERS RECONCILIATION_WEB_WORKERS
 export OMS_ADMIN_USER OMS_ADMIN_PASSWORD KAFKA_BOOTSTRAP_SERVERS REDIS_URL
 

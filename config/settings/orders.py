@@ -1,7 +1,14 @@
 """The orders service: its apps, URLconf, database and Celery queue."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import SHARED_APPS, SPECTACULAR_SETTINGS, env, service_database, static_root
+from config.settings.base import (
+    REST_FRAMEWORK,
+    SHARED_APPS,
+    SPECTACULAR_SETTINGS,
+    env,
+    service_database,
+    static_root,
+)
 
 SERVICE_NAME = "orders"
 INSTALLED_APPS = [*SHARED_APPS, "orders"]
@@ -31,6 +38,17 @@ ORDERS_ADMISSION_REFRESH_SECONDS = env.float("ORDERS_ADMISSION_REFRESH_SECONDS",
 ORDERS_ADMISSION_MOVING_SECONDS = env.float("ORDERS_ADMISSION_MOVING_SECONDS", default=3.0)
 # ... and it is left out until it has moved for this long again: catching up is not an overload.
 ORDERS_ADMISSION_GRACE_SECONDS = env.float("ORDERS_ADMISSION_GRACE_SECONDS", default=30.0)
+# The doors anyone may knock at, per client address (config/throttling.py): each costs a
+# deliberate password hash. Behind a proxy, set NUM_PROXIES so the client's address is read from
+# X-Forwarded-For. The local stack raises both (stack/env.sh): its tests register from one address.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        "register": env("ORDERS_THROTTLE_REGISTER", default="10/hour"),
+        "token": env("ORDERS_THROTTLE_TOKEN", default="20/minute"),
+    },
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+}
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,
     "TITLE": "Orders service API",

@@ -2,6 +2,9 @@ from decimal import Decimal
 from typing import Annotated
 
 import pydantic
+from django.contrib.auth import password_validation
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from orders.models import CatalogProduct, Order, OrderLine, OrderStatusChange
@@ -11,6 +14,18 @@ from orders.services.placement import MAX_LINES, MAX_QUANTITY
 class CredentialsSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, min_length=8, style={"input_type": "password"})
+
+
+class RegistrationSerializer(CredentialsSerializer):
+    """A new customer's credentials: the password must pass Django's validators
+    (AUTH_PASSWORD_VALIDATORS), each failure a message of its own."""
+
+    def validate(self, data):
+        try:
+            password_validation.validate_password(data["password"], user=User(username=data["username"]))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return data
 
 
 class TokenSerializer(serializers.Serializer):

@@ -8,13 +8,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from config.throttling import ScopedRateThrottle
 from orders import selectors, state
 from orders.api.v1 import serializers
 from orders.models import Order
@@ -30,14 +31,22 @@ def error(description: str) -> OpenApiResponse:
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
 
     @extend_schema(
         operation_id="register",
-        request=serializers.CredentialsSerializer,
-        responses={201: serializers.TokenSerializer, 400: error("invalid or taken username, short password")},
+        request=serializers.RegistrationSerializer,
+        responses={
+            201: serializers.TokenSerializer,
+            400: error(
+                "invalid or taken username; a password too short, too common, all digits or like the username"
+            ),
+            429: error("too many registrations from this address: retry after Retry-After seconds"),
+        },
     )
     def post(self, request):
-        data = serializers.CredentialsSerializer(data=request.data)
+        data = serializers.RegistrationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             with transaction.atomic():
@@ -52,15 +61,34 @@ class RegisterView(APIView):
     post=extend_schema(
         operation_id="obtain_token",
         request=serializers.CredentialsSerializer,
-        responses={200: serializers.TokenSerializer, 400: error("wrong username or password")},
+        responses={
+            200: serializers.TokenSerializer,
+            400: error("wrong username or password"),
+            403: error("a staff account: its token is issued by an operator, not here"),
+            429: error("too many sign-ins from this address: retry after Retry-After seconds"),
+        },
     )
 )
 class TokenView(ObtainAuthToken):
-    """POST username and password, get the account's token. Open to anyone, like register: it
-    reads no credentials but those in its body, and takes JSON like every other view."""
+    """POST username and password, get the account's token: customers only. Open to anyone, like
+    register: it reads no credentials but those in its body, and takes JSON like every other view."""
 
     authentication_classes = []
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+
+    def post(self, request, *args, **kwargs):
+        credentials = self.get_serializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        user = credentials.validated_data["user"]
+        if user.is_staff or user.is_superuser:
+            raise PermissionDenied(
+                "customer tokens only: a staff account's API token is issued by an operator"
+                " (manage.py drf_create_token), and its admin is signed in to at /admin/"
+            )
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
 
 
 class ProductListView(APIView):

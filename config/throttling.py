@@ -1,0 +1,22 @@
+"""Rate limits on the doors anyone may knock at (register, token), counted per client address
+in the shared cache (Redis), so that a limit holds across a service's web processes."""
+
+import logging
+
+from redis.exceptions import RedisError
+from rest_framework import throttling
+
+logger = logging.getLogger(__name__)
+
+
+class ScopedRateThrottle(throttling.ScopedRateThrottle):
+    """DRF's scoped throttle (the view's `throttle_scope`, its rate in DEFAULT_THROTTLE_RATES;
+    over it, 429 with Retry-After). When the cache does not answer, the request goes through,
+    with a log line, rather than a 500: the limit is a guard, not a dependency."""
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except RedisError as exc:
+            logger.warning("throttle %s not checked: the cache did not answer: %s", self.scope, exc)
+            return True
