@@ -8,6 +8,7 @@ read here through django-environ; .env.example documents each one.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -16,17 +17,50 @@ if (BASE_DIR / ".env").exists():
     # Optional local overrides; variables already in the environment win.
     env.read_env(BASE_DIR / ".env")
 
+# "local" (the loopback-only local stack, the default) or "production": see the end of this block.
+OMS_ENV = env("OMS_ENV", default="local")
+# The local stack's secrets: in the repository, so never good outside it.
+LOCAL_SECRET_KEY = "django-insecure-local-stack-only"
+LOCAL_INTERNAL_API_KEYS = {"reconciliation": "local-stack-reconciliation-key"}
+LOCAL_ADMIN_PASSWORD = "admin"
+
 # Signs sessions and tokens. The default is for the loopback-only local stack; set a real one elsewhere.
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-stack-only")
+SECRET_KEY = env("SECRET_KEY", default=LOCAL_SECRET_KEY)
 # Django's debug pages; never on outside a developer's machine.
 DEBUG = env.bool("DEBUG", default=False)
 # Keys of the services allowed to call the internal APIs (config/service_auth.py), `name=secret`
 # pairs; the defaults are for the loopback-only local stack. Set real secrets anywhere else.
-INTERNAL_API_KEYS = env.dict(
-    "INTERNAL_API_KEYS", default={"reconciliation": "local-stack-reconciliation-key"}
-)
+INTERNAL_API_KEYS = env.dict("INTERNAL_API_KEYS", default=LOCAL_INTERNAL_API_KEYS)
 # Host names the web servers answer to.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+if OMS_ENV not in ("local", "production"):
+    raise ImproperlyConfigured(f"OMS_ENV={OMS_ENV!r}: set it to local or production")
+if OMS_ENV == "production":
+    # Refuse to start with what the repository holds, and run with Django's deploy settings:
+    # `manage.py check --deploy` is clean. TLS ends at the proxy in front, which says so in
+    # X-Forwarded-Proto; the probes and Prometheus may still call plain HTTP.
+    refused = [
+        *(
+            ["SECRET_KEY is the local stack's: set a long random one"]
+            if SECRET_KEY == LOCAL_SECRET_KEY
+            else []
+        ),
+        *(
+            f"INTERNAL_API_KEYS[{name!r}] is the local stack's: set a long random secret"
+            for name, secret in INTERNAL_API_KEYS.items()
+            if secret in LOCAL_INTERNAL_API_KEYS.values()
+        ),
+        *(["DEBUG is on: it shows settings and code to anyone"] if DEBUG else []),
+    ]
+    if refused:
+        raise ImproperlyConfigured("OMS_ENV=production refuses to start: " + "; ".join(refused))
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
 
 # Where the local stack's PostgreSQL listens; a service's DATABASE_URL defaults to its database there.
 POSTGRES_HOST = env("POSTGRES_HOST", default="127.0.0.1")
