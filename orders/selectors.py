@@ -41,7 +41,7 @@ def order_states():
     (the sweep reads thousands a minute)."""
     return Order.objects.values(
         "order_id",
-        "customer__username",
+        "customer_id",
         "status",
         "failure_reason",
         "total_amount",
@@ -55,7 +55,9 @@ def order_states():
 def order_state_as_dict(row: dict) -> dict:
     return {
         "order_id": str(row["order_id"]),
-        "customer": row["customer__username"],
+        # The customer's id, as OrderCreated's customer_id says it: reconciliation keys a
+        # customer by that one id, whether it learns the order from an event or from this.
+        "customer": str(row["customer_id"]),
         "status": row["status"],
         "failure_reason": row["failure_reason"],
         "total_amount": str(row["total_amount"]),

@@ -321,3 +321,18 @@ def test_cancelling_an_order_reads_it_once_to_lock_it_and_once_for_the_answer(
     # history for the answer
     with django_assert_num_queries(9):
         assert api.post(f"/api/v1/orders/{order_id}/cancel").status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_internal_state_api_names_the_customer_as_the_orders_events_do(api, catalog, customer):
+    # reconciliation learns an order from OrderCreated or from this API (a sweep's repair): both
+    # must name its customer by the same id
+    order_id = api.post("/api/v1/orders", ORDER, format="json").data["order_id"]
+    service = APIClient(HTTP_AUTHORIZATION=service_authorization("reconciliation"))
+    query = {"since": (timezone.now() - timedelta(minutes=1)).isoformat(), "products": False}
+
+    [record] = service.post("/internal/v1/state", query, format="json").json()["orders"]
+    created = OutboxEvent.objects.get(event_type="OrderCreated").envelope["payload"]
+
+    assert record["order_id"] == order_id
+    assert record["customer"] == created["customer_id"] == str(customer.pk)

@@ -26,7 +26,7 @@ def order_record(
 ) -> dict:
     return {
         "order_id": order_id,
-        "customer": "alice",
+        "customer": "42",  # the customer's id, as in OrderCreated
         "status": status,
         "failure_reason": failure_reason,
         "total_amount": total,
