@@ -2,11 +2,11 @@
 staff have it, a staff member who may only view does not (and releases nothing by trying)."""
 
 import pytest
-from django.urls import reverse
 
 from inventory import services
 from inventory.models import Product, Reservation
 from inventory.tests.test_services import cause, line, product
+from tests.admin_actions import admin_action
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +19,7 @@ def held():
 
 
 def release(client, user, reservation, **kwargs):
-    client.force_login(user)
-    return client.post(
-        reverse("admin:inventory_reservation_changelist"),
-        {"action": "release", "_selected_action": [reservation.pk]},
-        **kwargs,
-    )
+    return admin_action(client, user, reservation, "release", **kwargs)
 
 
 def test_a_staff_member_who_may_only_view_cannot_release_a_reservation(client, viewer, held):

@@ -2,10 +2,10 @@
 view may not (and changes nothing by trying)."""
 
 import pytest
-from django.urls import reverse
 
 from events.models import OutboxEvent
 from orders.models import Order
+from tests.admin_actions import admin_action
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +18,7 @@ def order(api, catalog):
 
 
 def cancel(client, user, order):
-    client.force_login(user)
-    return client.post(
-        reverse("admin:orders_order_changelist"), {"action": "cancel", "_selected_action": [order.pk]}
-    )
+    return admin_action(client, user, order, "cancel")
 
 
 def test_a_staff_member_who_may_only_view_cannot_cancel_an_order(client, viewer, order):

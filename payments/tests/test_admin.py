@@ -3,11 +3,11 @@ have it, a staff member who may only view does not (and refunds nothing by tryin
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.urls import reverse
 
 from events.models import OutboxEvent
 from payments.models import GatewayCharge, Payment
 from payments.tests.test_services import order_created, stock_held
+from tests.admin_actions import admin_action
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +22,7 @@ def captured():
 
 
 def refund(client, user, payment):
-    client.force_login(user)
-    return client.post(
-        reverse("admin:payments_payment_changelist"), {"action": "refund", "_selected_action": [payment.pk]}
-    )
+    return admin_action(client, user, payment, "refund")
 
 
 def test_a_staff_member_who_may_only_view_cannot_refund(client, viewer, captured):

@@ -1,0 +1,14 @@
+"""Taking an admin action as a given user, as the admin's change list sends it."""
+
+from django.urls import reverse
+
+
+def admin_action(client, user, obj, action: str, **kwargs):
+    """POST `action` on `obj` to its model's change list, logged in as `user`."""
+    client.force_login(user)
+    meta = obj._meta
+    return client.post(
+        reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"),
+        {"action": action, "_selected_action": [obj.pk]},
+        **kwargs,
+    )
