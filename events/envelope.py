@@ -30,6 +30,13 @@ class EnvelopeError(ValueError):
     """The bytes are not an event envelope this system can read."""
 
 
+# What the inbox, outbox and dead-letter columns hold (events/models.py): an envelope whose ids are
+# longer, whose sequence is past PostgreSQL's bigint, or that holds a NUL character (which no
+# PostgreSQL text or jsonb can) is unreadable here, rather than an error in those tables' inserts.
+MAX_TEXT = 100
+MAX_INTEGER = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Envelope:
     event_type: str
@@ -85,7 +92,7 @@ class Envelope:
                 sequence=_positive_int(data, "sequence"),
                 occurred_at=occurred_at,
                 correlation_id=_text(data, "correlation_id"),
-                causation_id=data.get("causation_id"),
+                causation_id=_optional_text(data, "causation_id"),
                 producer=_text(data, "producer"),
                 payload=data["payload"],
             )
@@ -107,18 +114,44 @@ class Envelope:
             raise EnvelopeError(f"not JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise EnvelopeError("not a JSON object")
+        # JSON can carry a NUL only as the escape \u0000: one bytes search, and a walk only then.
+        if (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw and _holds_nul(data):
+            raise EnvelopeError("it holds a NUL character (\\u0000), which PostgreSQL cannot store")
         return cls.from_dict(data)
 
 
 def _text(data: dict, name: str) -> str:
     value = data[name]
-    if not isinstance(value, str) or not value:
-        raise EnvelopeError(f"{name} must be a non-empty string, not {value!r}")
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT or "\x00" in value:
+        raise EnvelopeError(
+            f"{name} must be a non-empty string of at most {MAX_TEXT} characters, without NUL,"
+            f" not {_shown(value)}"
+        )
     return value
+
+
+def _optional_text(data: dict, name: str) -> str | None:
+    return None if data.get(name) is None else _text(data, name)
 
 
 def _positive_int(data: dict, name: str) -> int:
     value = data[name]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise EnvelopeError(f"{name} must be a positive integer, not {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_INTEGER:
+        raise EnvelopeError(f"{name} must be an integer from 1 to {MAX_INTEGER}, not {_shown(value)}")
     return value
+
+
+def _shown(value) -> str:
+    """A value for an error message, short (repr writes a NUL as \\x00: the message is stored)."""
+    text = repr(value)
+    return text if len(text) <= 120 else f"{text[:120]}... ({len(text)} characters)"
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False

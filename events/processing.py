@@ -30,7 +30,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 
 from events import logcontext, metrics, schemas
 from events.consumers import Consumer, Event
-from events.envelope import Envelope, EnvelopeError
+from events.envelope import MAX_TEXT, Envelope, EnvelopeError
 from events.models import DeadLetter
 from events.prepared import Statement
 from events.publishing import outbox_batch
@@ -68,7 +68,11 @@ class Message:
 
     @property
     def aggregate_id(self) -> str:
-        return self.key.decode(errors="replace") if self.key else ""
+        """The key as text PostgreSQL can hold and compare: any bytes from the broker, a NUL
+        replaced and cut to the columns' length (a hostile key parks and dead-letters like any)."""
+        if not self.key:
+            return ""
+        return self.key.decode(errors="replace").replace("\x00", "\ufffd")[:MAX_TEXT]
 
     @classmethod
     def from_kafka(cls, message) -> "Message":
@@ -345,7 +349,7 @@ def dead_letter(
             offset=message.offset,
             defaults={
                 "status": status,
-                "error": error,
+                "error": error.replace("\x00", "\ufffd"),
                 "attempts": attempts,
                 "event_id": envelope.event_id if envelope else "",
                 "event_type": envelope.event_type if envelope else "",

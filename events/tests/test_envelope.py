@@ -30,9 +30,36 @@ def test_unreadable_messages_are_refused_with_a_reason(raw, problem):
         Envelope.from_json(raw)
 
 
-def test_a_sequence_must_be_a_positive_integer():
-    data = credited("acct-1", 1, 100).to_dict() | {"sequence": 0}
+@pytest.mark.parametrize("sequence", [0, 2**63], ids=["zero", "past-bigint"])
+def test_a_sequence_must_be_an_integer_postgresql_can_hold(sequence):
+    data = credited("acct-1", 1, 100).to_dict() | {"sequence": sequence}
     data["occurred_at"] = data["occurred_at"].isoformat()
 
-    with pytest.raises(EnvelopeError, match="sequence must be a positive integer"):
+    with pytest.raises(
+        EnvelopeError, match=f"sequence must be an integer from 1 to {2**63 - 1}, not {sequence}"
+    ):
         Envelope.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("aggregate_id", "x" * 101), ("event_type", "a\x00b")], ids=["too-long", "nul"]
+)
+def test_an_id_must_be_text_the_tables_can_hold(field, value):
+    data = credited("acct-1", 1, 100).to_dict() | {field: value}
+    data["occurred_at"] = data["occurred_at"].isoformat()
+
+    with pytest.raises(EnvelopeError, match=f"{field} must be a non-empty string of at most 100 characters"):
+        Envelope.from_dict(data)
+
+
+def test_a_nul_anywhere_in_the_payload_makes_the_message_unreadable():
+    raw = credited("acct-1", 1, 100).to_json().replace(b'"memo":"test"', b'"memo":"te\\u0000st"')
+
+    with pytest.raises(EnvelopeError, match="holds a NUL character"):
+        Envelope.from_json(raw)
+
+
+def test_a_literal_backslash_u0000_is_not_a_nul():
+    raw = credited("acct-1", 1, 100).to_json().replace(b'"memo":"test"', b'"memo":"te\\\\u0000st"')
+
+    assert Envelope.from_json(raw).payload["memo"] == "te\\u0000st"
