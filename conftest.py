@@ -4,7 +4,7 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _fresh_token_cache():
+def _fresh_caches():
     """Every test starts with no API token remembered (config/authentication.py) and no request
     counted against a rate limit."""
     from django.conf import settings

@@ -41,18 +41,14 @@ if OMS_ENV == "production":
     # `manage.py check --deploy` is clean. TLS ends at the proxy in front, which says so in
     # X-Forwarded-Proto; the probes and Prometheus may still call plain HTTP.
     refused = [
-        *(
-            ["SECRET_KEY is the local stack's: set a long random one"]
-            if SECRET_KEY == LOCAL_SECRET_KEY
-            else []
-        ),
-        *(
-            f"INTERNAL_API_KEYS[{name!r}] is the local stack's: set a long random secret"
-            for name, secret in INTERNAL_API_KEYS.items()
-            if secret in LOCAL_INTERNAL_API_KEYS.values()
-        ),
-        *(["DEBUG is on: it shows settings and code to anyone"] if DEBUG else []),
+        f"INTERNAL_API_KEYS[{name!r}] is the local stack's: set a long random secret"
+        for name, secret in INTERNAL_API_KEYS.items()
+        if secret in LOCAL_INTERNAL_API_KEYS.values()
     ]
+    if SECRET_KEY == LOCAL_SECRET_KEY:
+        refused.insert(0, "SECRET_KEY is the local stack's: set a long random one")
+    if DEBUG:
+        refused.append("DEBUG is on: it shows settings and code to anyone")
     if refused:
         raise ImproperlyConfigured("OMS_ENV=production refuses to start: " + "; ".join(refused))
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

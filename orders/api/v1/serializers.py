@@ -2,8 +2,7 @@ from decimal import Decimal
 from typing import Annotated
 
 import pydantic
-from django.contrib.auth import password_validation
-from django.contrib.auth.models import User
+from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
@@ -21,8 +20,9 @@ class RegistrationSerializer(CredentialsSerializer):
     (AUTH_PASSWORD_VALIDATORS), each failure a message of its own."""
 
     def validate(self, data):
+        candidate = get_user_model()(username=data["username"])  # for the similarity check, unsaved
         try:
-            password_validation.validate_password(data["password"], user=User(username=data["username"]))
+            password_validation.validate_password(data["password"], user=candidate)
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
         return data
