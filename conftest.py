@@ -9,7 +9,7 @@ def _fresh_caches():
     counted against a rate limit."""
     from django.conf import settings
 
-    if settings.configured:
+    if settings.configured and hasattr(settings, "SERVICE_NAME"):  # a service, not the card gateway
         from config.authentication import token_cache_clear
 
         token_cache_clear()

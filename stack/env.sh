@@ -11,6 +11,13 @@ fi
 
 : "${ORDERS_PORT:=8001}" "${INVENTORY_PORT:=8002}" "${PAYMENTS_PORT:=8003}" "${RECONCILIATION_PORT:=8004}"
 : "${POSTGRES_PORT:=5433}" "${REDIS_PORT:=6380}" "${KAFKA_PORT:=9092}" "${KAFKA_CONTROLLER_PORT:=9093}"
+# The card gateway simulator (card_gateway/, docs/card-gateway.md): the local stack's stand-in for
+# Stripe, which payments calls at PAYMENTS_GATEWAY_URL with the secret key CARD_GATEWAY_API_KEY.
+: "${CARD_GATEWAY_PORT:=8010}" "${CARD_GATEWAY_API_KEY:=sk_test_oms_local}"
+: "${PAYMENTS_GATEWAY_URL:=http://127.0.0.1:$CARD_GATEWAY_PORT}" "${PAYMENTS_GATEWAY_API_KEY:=$CARD_GATEWAY_API_KEY}"
+# A gateway call unanswered after this many seconds has an unknown outcome (sent again later with
+# its key): 2 s on the local stack, whose gateway answers in milliseconds unless told to be late.
+: "${PAYMENTS_GATEWAY_TIMEOUT_SECONDS:=2}"
 # Orders' web processes: 4, each with few threads, on 2 cores (gunicorn's guide: 2 to 4 workers
 # per core). Two processes of 32 threads each spent an overload's answers waiting for their
 # process's GIL: placement p99 268 to 432 ms at 334 orders/s, against 147 to 247 ms with four
@@ -79,6 +86,7 @@ fi
 
 export OMS_ROOT VAR VENV SERVICES PG_BIN PG_OS_USER PG_HOME
 export ORDERS_PORT INVENTORY_PORT PAYMENTS_PORT RECONCILIATION_PORT
+export CARD_GATEWAY_PORT CARD_GATEWAY_API_KEY PAYMENTS_GATEWAY_URL PAYMENTS_GATEWAY_API_KEY PAYMENTS_GATEWAY_TIMEOUT_SECONDS
 export POSTGRES_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_HEAP_OPTS
 export KAFKA_NODES KAFKA_NODE_PORTS KAFKA_NODE_CONTROLLER_PORTS KAFKA_REPLICATION_FACTOR KAFKA_MIN_INSYNC_REPLICAS
 export KAFKA_BROKER_HEARTBEAT_INTERVAL_MS KAFKA_BROKER_SESSION_TIMEOUT_MS

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite against the running stack (`make test` runs `make up` first).
 #  1. tests/stack: the running processes, over HTTP and PostgreSQL connections, and the import contracts.
-#  2. each service in turn, under its own settings and test database: tests/service, its own
+#  2. the card gateway simulator, under its own settings (a SQLite test database).
+#  3. each service in turn, under its own settings and test database: tests/service, its own
 #     tests, and (under the orders settings) the shared events app's tests.
 # Any pytest exit other than 0 fails the run, including 5 (no tests collected).
 # Extra arguments go to every pytest run, e.g. `stack/scripts/test.sh -x -k readyz`.
@@ -23,6 +24,7 @@ run() {
 }
 
 run stack - tests/stack "$@"
+run card_gateway card_gateway.settings card_gateway "$@"
 for svc in $SERVICES; do
   paths=(tests/service "$svc")
   [ "$svc" = orders ] && paths+=(events)

@@ -116,6 +116,14 @@ format_kafka() {
   done >"$VAR/log/kafka-format.log"
 }
 
+# The card gateway simulator's ledger (SQLite, its own storage): created or migrated before
+# supervisord starts the simulator.
+init_card_gateway() {
+  mkdir -p "$VAR/card-gateway"
+  DJANGO_SETTINGS_MODULE=card_gateway.settings CARD_GATEWAY_DATABASE="$VAR/card-gateway/ledger.sqlite3" \
+    "$VENV/bin/python" "$OMS_ROOT/manage.py" migrate --verbosity 0
+}
+
 start_supervisor() {
   if ctl pid >/dev/null 2>&1; then
     ctl update >/dev/null  # apply any change to stack/supervisord.conf, or to EVENT_WORKERS
@@ -172,14 +180,16 @@ wait_for_services() {
 
 mkdir -p "$VAR/log" "$VAR/run" "$VAR/redis"
 for svc in $SERVICES; do mkdir -p "$VAR/metrics/$svc"; done
+init_card_gateway
 init_postgres
 init_kafka
 render_event_workers
 start_supervisor
 wait_for PostgreSQL 60 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT"
 wait_for Redis 30 redis-cli -p "$REDIS_PORT" ping
+wait_for "the card gateway simulator" 30 curl -fsS -o /dev/null "http://127.0.0.1:$CARD_GATEWAY_PORT/_faults"
 create_databases
 bootstrap_services
 ctl start app: >/dev/null || true
 wait_for_services
-say "the stack is up: orders :$ORDERS_PORT, inventory :$INVENTORY_PORT, payments :$PAYMENTS_PORT, reconciliation :$RECONCILIATION_PORT (make status)"
+say "the stack is up: orders :$ORDERS_PORT, inventory :$INVENTORY_PORT, payments :$PAYMENTS_PORT, reconciliation :$RECONCILIATION_PORT, card gateway :$CARD_GATEWAY_PORT (make status)"

@@ -43,10 +43,10 @@ def test_each_service_renders_its_admin_login_page_with_its_static_files(service
 def test_every_process_of_the_stack_runs():
     lines = [line.split() for line in ctl("status").splitlines() if line.strip()]
 
-    # PostgreSQL, Redis and Kafka's nodes; and web, relay, pipeline watcher, Celery worker and
-    # beat and the event workers for each service
+    # PostgreSQL, Redis, the card gateway simulator and Kafka's nodes; and web, relay, pipeline
+    # watcher, Celery worker and beat and the event workers for each service
     workers = int(os.environ["EVENT_WORKERS"])
-    assert len(lines) == 2 + int(os.environ["KAFKA_NODES"]) + (5 + workers) * len(SERVICES)
+    assert len(lines) == 3 + int(os.environ["KAFKA_NODES"]) + (5 + workers) * len(SERVICES)
     assert {line[1] for line in lines} == {"RUNNING"}, lines
 
 
