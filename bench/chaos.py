@@ -4,13 +4,15 @@
     python -m bench.chaos --short      # a quick one: fewer kills, shorter outages
     python -m bench.chaos --seed 7     # the same random choices and moments again
 
-While customers place orders at a steady rate: processes of every kind SIGKILLed at random
-moments (supervisor restarts them), events delivered again out of order, poison messages, a
-consumer frozen past its session timeout, Kafka stopped and started, PostgreSQL restarted. Then
-the load stops, the system settles, and the run checks: zero orders lost (every accepted order
-is terminal), zero double charges, zero oversold units, reservations and payments agree with
-the orders, nothing left open in reconciliation; and it reports the time to converge and how
-placement answered during each fault (it must keep answering while Kafka is down).
+While customers place orders at a steady rate, against a card gateway that fails, answers too
+late and is slow all along: processes of every kind SIGKILLed at random moments (supervisor
+restarts them), events delivered again out of order, poison messages, a consumer frozen past its
+session timeout, Kafka stopped and started, PostgreSQL restarted. Then the load stops, the
+system settles, and the run checks: zero orders lost (every accepted order is terminal), from
+the gateway's own ledger zero double charges and every order's net charge right (its total if
+completed, else zero), zero oversold units, reservations and payments agree with the orders,
+nothing left open in reconciliation; and it reports the time to converge and how placement
+answered during each fault (it must keep answering while Kafka is down).
 """
 
 import argparse
@@ -82,8 +84,11 @@ def main(argv=None) -> int:
     locust = load.load_start(
         rate=args.rate, duration=3600, fixtures=out / "fixtures.json", samples=samples_path
     )
-    timeline = []
+    timeline, gateway = [], None
     try:
+        gateway = faults.gateway_flaky()
+        gateway.update(name="flaky gateway", started=time.time())
+        say(f"fault: {gateway['what']}, until the load stops")
         time.sleep(10)  # steady load before the first fault
         for name, fault in schedule(rng, args.short, args.scenario):
             time.sleep(rng.uniform(2, 6))  # a random moment
@@ -96,7 +101,10 @@ def main(argv=None) -> int:
         time.sleep(10)  # load goes on while the stack recovers from the last fault
     finally:
         load.load_stop(locust)
+        faults.gateway_reset()
     load_ended = time.time()
+    if gateway is not None:
+        timeline.insert(0, {**gateway, "ended": load_ended})
 
     say("load stopped; waiting for the system to settle")
     converge = consistency.settle(list(fx.stock), sampler, timeout=900)
@@ -114,6 +122,7 @@ def main(argv=None) -> int:
         "every_order_terminal": check["consistent"]
         or not any("not terminal" in p for p in check["problems"]),
         "no_double_charge": check["double_charges"] == 0,
+        "every_net_charge_right_by_the_gateways_ledger": check["wrong_net_charges"] == 0,
         "nothing_oversold": check["oversold_units"] == 0,
         "services_agree": check["consistent"],
         "settled": converge is not None,
@@ -203,7 +212,8 @@ def markdown(result: dict) -> str:
         f"{dict(load_figures['errors']) or 'none'}.",
         f"- Converged {check['converge_seconds']} s after the load stopped. {check['orders']} orders in the "
         f"databases: {statuses}.",
-        f"- Lost {check['lost']}, double charges {check['double_charges']}, oversold units "
+        f"- Lost {check['lost']}; by the card gateway's own ledger, double charges {check['double_charges']} "
+        f"and orders with a wrong net charge {check['wrong_net_charges']}; oversold units "
         f"{check['oversold_units']}; reconciliation found {reconciliation['found']}, open on the run's "
         f"orders {reconciliation['open_divergences_of_the_run']}.",
         "",

@@ -6,15 +6,17 @@ consumer groups caught up). Then, from each service's own database:
 - inventory: each product's stock is its starting stock less the units of completed orders,
   nothing stays reserved, no unit is sold twice; each completed order's reservation is
   committed, every other one released;
-- payments: each completed order is captured once for its total; nothing else is charged
-  (a declined card, a refunded or voided payment, or none); the gateway's own ledger holds at
-  most one live charge per order;
+- payments: each completed order is captured for its total; nothing else is (a declined card,
+  a refunded or voided payment, or none); and the card gateway's own ledger (GET /_ledger of the
+  simulator, which no rollback of ours reaches) holds, for each completed order, exactly one
+  succeeded charge and a net charge of its total, and for every other order a net of zero;
 and reconciliation, asked to audit the run's window, finds nothing and has nothing open.
 """
 
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from bench import stack
 
@@ -33,7 +35,7 @@ def settle(skus: list[str], sampler: stack.Sampler, timeout: float) -> float | N
             continue
         open_orders = _count_open(order_ids)
         backlog = _backlog(sampler)
-        if open_orders == 0 and backlog == 0:
+        if open_orders == 0 and backlog == 0 and _count_intents(order_ids) == 0:
             return time.monotonic() - started
         time.sleep(0.5)
     return None
@@ -52,6 +54,20 @@ def _count_open(order_ids: list[str]) -> int | None:
             "orders",
             "SELECT count(*) FROM orders_order WHERE order_id = ANY(%s::uuid[]) AND status <> ALL(%s)",
             [order_ids, list(TERMINAL)],
+        )
+    except stack.psycopg2.Error:
+        return None
+    return rows[0][0]
+
+
+def _count_intents(order_ids: list[str]) -> int | None:
+    """Charges and refunds committed but not yet answered by the gateway."""
+    try:
+        rows = stack.query(
+            "payments",
+            "SELECT count(*) FROM payments_payment"
+            " WHERE order_id = ANY(%s) AND status IN ('charging', 'refunding')",
+            [order_ids],
         )
     except stack.psycopg2.Error:
         return None
@@ -91,6 +107,7 @@ def check(*, accepted: list[str], stock: dict[str, int], since: datetime) -> dic
         "by_status": dict(Counter(row["status"] for row in orders.values())),
         "by_reason": dict(Counter(row["reason"] for row in orders.values() if row["reason"])),
         "double_charges": charges["double"],
+        "wrong_net_charges": charges["wrong_net"],
         "oversold_units": sum(max(0, -v) for v in _remaining(orders, stock).values()),
         "reconciliation": reconciliation,
         "problems": problems,
@@ -171,32 +188,55 @@ def _check_payments(orders, problems: list[str]) -> dict:
             [list(orders)],
         )
     }
-    live_charges = defaultdict(int)
-    for (order_id,) in stack.query(
-        "payments",
-        """
-        SELECT p.order_id FROM payments_gatewaycharge c
-        JOIN payments_payment p ON c.idempotency_key = p.payment_id::text
-        WHERE c.approved AND NOT c.refunded AND p.order_id = ANY(%s)
-        """,
-        [list(orders)],
-    ):
-        live_charges[order_id] += 1
+    ledger = gateway_ledger(list(orders))
     wrong = Counter()
     for order_id, order in orders.items():
         status, amount = payments.get(order_id, (None, None))
+        charges = ledger[order_id]["charges"]
+        net = ledger[order_id]["net"]
         if order["status"] == "completed":
             if status != "captured" or amount != order["total"]:
                 wrong[f"completed order with payment {status} of {amount}"] += 1
-            if live_charges[order_id] != 1:
-                wrong[f"completed order with {live_charges[order_id]} live gateway charges"] += 1
+            if charges != 1 or net != order["total"]:
+                wrong[f"completed order with {charges} gateway charges netting {net}"] += 1
         else:
-            if status == "captured":
-                wrong[f"{order['status']} order still captured"] += 1
-            if live_charges[order_id]:
-                wrong[f"{order['status']} order with a live gateway charge"] += 1
+            if status in ("captured", "charging", "refunding"):
+                wrong[f"{order['status']} order with payment {status}"] += 1
+            if net:
+                wrong[f"{order['status']} order with a net gateway charge"] += 1
     problems += [f"{count} x {what}" for what, count in wrong.items()]
-    return {"double": sum(max(0, n - 1) for n in live_charges.values())}
+    return {
+        "double": sum(max(0, entry["charges"] - 1) for entry in ledger.values()),
+        "wrong_net": sum(
+            1
+            for order_id, order in orders.items()
+            if ledger[order_id]["net"] != (order["total"] if order["status"] == "completed" else 0)
+        ),
+    }
+
+
+def gateway_ledger(order_ids: list[str]) -> dict[str, dict]:
+    """Per order, from the card gateway's own ledger: its succeeded charges, and what it was
+    charged net of refunds."""
+    entries = defaultdict(lambda: {"charges": 0, "net": Decimal("0")})
+    per_request = 60  # within the request line's 4 KiB
+    for start in range(0, len(order_ids), per_request):
+        response = stack.requests.get(
+            f"{stack.url('card_gateway')}/_ledger",
+            params={"order_id": order_ids[start : start + per_request]},
+            timeout=60,
+        )
+        response.raise_for_status()
+        for operation in response.json()["data"]:
+            if operation["status"] != "succeeded":
+                continue
+            entry = entries[operation["order_id"]]
+            if operation["kind"] == "charge":
+                entry["charges"] += 1
+                entry["net"] += Decimal(operation["amount"])
+            else:
+                entry["net"] -= Decimal(operation["amount"])
+    return entries
 
 
 def _reconcile(since: datetime, order_ids: set[str]) -> dict:

@@ -92,6 +92,27 @@ def broker_kill(rng: random.Random, seconds: float) -> dict:
     return {"fault": "broker_kill", "what": f"SIGKILL Kafka node {node}, down {seconds:g} s, then started"}
 
 
+# The card gateway's faults during make chaos (docs/card-gateway.md): errors, answers lost after
+# the operation was performed (3 s late, past payments' 2 s timeout), and slowness.
+GATEWAY_FAULTS = {"error_rate": 0.15, "timeout_rate": 0.15, "latency_ms": 20}
+
+
+def gateway_flaky() -> dict:
+    """The card gateway simulator made flaky (until gateway_reset)."""
+    response = stack.requests.post(f"{stack.url('card_gateway')}/_faults", json=GATEWAY_FAULTS, timeout=10)
+    response.raise_for_status()
+    faults = response.json()
+    return {
+        "fault": "gateway_flaky",
+        "what": f"card gateway: {faults['error_rate']:.0%} errors, {faults['timeout_rate']:.0%} answers "
+        f"{faults['late_ms'] / 1000:g} s late (after performing), +{faults['latency_ms']} ms each",
+    }
+
+
+def gateway_reset() -> None:
+    stack.requests.delete(f"{stack.url('card_gateway')}/_faults", timeout=10).raise_for_status()
+
+
 def postgres_restart() -> dict:
     started = time.monotonic()
     ctl("restart", "infra:postgres")

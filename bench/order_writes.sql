@@ -73,14 +73,14 @@ INSERT INTO payments.events_inboxevent (consumer, event_id, event_type, aggregat
     VALUES ('payments', gen_random_uuid(), 'OrderCreated', :order_id, 1, 'oms.orders.events', 0, 0, now())
     ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id;
 INSERT INTO payments.payments_payment (payment_id, order_id, status, currency, card_token, stock_held,
-    gateway_reference, failure_reason, version, created_at, updated_at)
-    VALUES (gen_random_uuid(), :order_id, 'pending', '', '', false, '', '', 0, now(), now())
+    gateway_reference, refund_reference, order_ended, failure_reason, version, created_at, updated_at)
+    VALUES (gen_random_uuid(), :order_id, 'pending', '', '', false, '', '', false, '', 0, now(), now())
     ON CONFLICT (order_id) DO NOTHING;
 SELECT * FROM payments.payments_payment WHERE order_id = :order_id FOR UPDATE;
-UPDATE payments.payments_payment SET amount = 9.99, currency = 'EUR', card_token = 'tok_visa', version = 1,
+UPDATE payments.payments_payment SET amount = 9.99, currency = 'EUR', card_token = 'tok_visa',
     updated_at = now() WHERE order_id = :order_id;
 COMMIT;
--- payments: InventoryReserved charges (inbox, ensure, lock, gateway ledger, write, outbox)
+-- payments: InventoryReserved opens the charge's intent (inbox, ensure, lock, write)
 BEGIN;
 INSERT INTO payments.events_inboxevent (consumer, event_id, event_type, aggregate_id, sequence, topic,
     partition, "offset", processed_at)
@@ -88,16 +88,20 @@ INSERT INTO payments.events_inboxevent (consumer, event_id, event_type, aggregat
         now())
     ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id;
 INSERT INTO payments.payments_payment (payment_id, order_id, status, currency, card_token, stock_held,
-    gateway_reference, failure_reason, version, created_at, updated_at)
-    VALUES (gen_random_uuid(), :order_id, 'pending', '', '', false, '', '', 0, now(), now())
+    gateway_reference, refund_reference, order_ended, failure_reason, version, created_at, updated_at)
+    VALUES (gen_random_uuid(), :order_id, 'pending', '', '', false, '', '', false, '', 0, now(), now())
     ON CONFLICT (order_id) DO NOTHING;
 SELECT * FROM payments.payments_payment WHERE order_id = :order_id FOR UPDATE;
-INSERT INTO payments.payments_gatewaycharge (idempotency_key, reference, amount, approved, decline_code,
-    refunded, created_at)
-    VALUES (gen_random_uuid()::text, gen_random_uuid()::text, 9.99, true, '', false, now())
-    ON CONFLICT (idempotency_key) DO NOTHING RETURNING approved, reference, decline_code;
-UPDATE payments.payments_payment SET status = 'captured', stock_held = true, gateway_reference = 'ch_ref',
-    version = 2, processed_at = now(), updated_at = now() WHERE order_id = :order_id;
+UPDATE payments.payments_payment SET status = 'charging', stock_held = true, updated_at = now()
+    WHERE order_id = :order_id;
+COMMIT;
+-- payments: after the commit, the intents read; the gateway's answer (its ledger is the provider's,
+-- not in our PostgreSQL) recorded in a second transaction (lock, write, outbox)
+SELECT * FROM payments.payments_payment WHERE order_id = :order_id AND status IN ('charging', 'refunding');
+BEGIN;
+SELECT * FROM payments.payments_payment WHERE order_id = :order_id FOR UPDATE;
+UPDATE payments.payments_payment SET status = 'captured', gateway_reference = 'pi_ref',
+    version = 1, processed_at = now(), updated_at = now() WHERE order_id = :order_id;
 INSERT INTO payments.events_outboxevent (event_id, topic, event_type, event_version, aggregate_type,
     aggregate_id, sequence, correlation_id, body, created_at, attempts, last_error)
     VALUES (gen_random_uuid(), 'oms.payments.events', 'PaymentProcessed', 1, 'payment', :order_id, 1,

@@ -1,11 +1,11 @@
-"""Payments admin: payments with a refund action (through payments/services.py), and the
-simulated gateway's ledger, read-only."""
+"""Payments admin: payments with a refund action (through payments/services.py). The gateway's
+own ledger is the gateway's: the simulator's is GET /_ledger (docs/card-gateway.md)."""
 
 from django.contrib import admin, messages
 
 from events.admin import ReadOnlyAdmin
 from payments import services
-from payments.models import GatewayCharge, Payment
+from payments.models import Payment
 
 
 @admin.register(Payment)
@@ -16,11 +16,12 @@ class PaymentAdmin(ReadOnlyAdmin):
         "status",
         "amount",
         "failure_reason",
+        "gateway_reference",
         "processed_at",
         "refunded_at",
     ]
     list_filter = ["status", "failure_reason"]
-    search_fields = ["=order_id", "=payment_id", "=gateway_reference"]
+    search_fields = ["=order_id", "=payment_id", "=gateway_reference", "=refund_reference"]
     date_hierarchy = "created_at"
     actions = ["refund"]
 
@@ -37,19 +38,14 @@ class PaymentAdmin(ReadOnlyAdmin):
                 services.payment_refund(payment_id=payment.payment_id, by=request.user.get_username())
             except ValueError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
+                continue
+            payment.refresh_from_db()
+            if payment.status == Payment.Status.REFUNDED:
+                self.message_user(request, f"{payment}: refunded", messages.SUCCESS)
             else:
-                self.message_user(request, f"{payment} refunded", messages.SUCCESS)
-
-
-@admin.register(GatewayCharge)
-class GatewayChargeAdmin(ReadOnlyAdmin):
-    list_display = [
-        "reference",
-        "idempotency_key",
-        "amount",
-        "approved",
-        "decline_code",
-        "refunded",
-        "created_at",
-    ]
-    search_fields = ["=reference", "=idempotency_key"]
+                self.message_user(
+                    request,
+                    f"{payment}: the refund is committed but the gateway has not answered yet; "
+                    "it is sent again with the same idempotency key every few seconds",
+                    messages.WARNING,
+                )

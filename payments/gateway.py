@@ -1,36 +1,35 @@
-"""The card gateway, behind a small interface; this one is simulated (a real one is out of scope).
+"""The card gateway: a payment provider, spoken to over HTTP with the official `stripe` SDK.
 
-It follows the well-known test cards: tok_visa and tok_mastercard are approved,
-tok_chargeDeclined and tok_chargeDeclinedInsufficientFunds are declined. Like a real gateway it
-takes an idempotency key, so a charge retried after a crash is not taken twice. Its latency and
-a rate of transient errors are configurable (PAYMENTS_GATEWAY_LATENCY_MS,
-PAYMENTS_GATEWAY_ERROR_RATE) to exercise failure handling.
-
-Its ledger (GatewayCharge) lives in the payments database and commits with the payment: a real
-gateway's would not roll back with us, which is exactly what its idempotency key is for.
+The local stack's provider is the simulator on port 8010 (card_gateway/, docs/card-gateway.md);
+Stripe itself is a setting away (PAYMENTS_GATEWAY_URL=https://api.stripe.com and a secret key
+in PAYMENTS_GATEWAY_API_KEY). Every call carries an idempotency key that the caller derives
+from the order (payments/state.py), so a call repeated after a crash, a timeout or a lost
+answer is performed once. The SDK's own retries are off: a call whose outcome is unknown is
+retried by the payment's next attempt (payments/services.py), with the same key.
 """
 
-import random
-import time
-import uuid
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
+import stripe
 from django.conf import settings
-from django.db import connection
 
-from payments import sql
-from payments.models import GatewayCharge
-
-DECLINES = {
-    "tok_chargeDeclined": "card_declined",
-    "tok_chargeDeclinedInsufficientFunds": "insufficient_funds",
-}
-APPROVED = {"tok_visa", "tok_mastercard"}
+# Currencies without a minor unit (Stripe's list): 500 JPY is sent as 500, 5.00 EUR as 500.
+ZERO_DECIMAL = {
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW",
+    "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+}  # fmt: skip
 
 
 class GatewayUnavailable(Exception):
-    """A transient failure: the charge may be retried with the same idempotency key."""
+    """The outcome is unknown (no answer, a timeout, a 5xx, a 409 while the first call with the
+    key is in flight): the gateway may or may not have acted. Retry with the same key."""
+
+
+class GatewayRefused(Exception):
+    """The gateway refused the request itself (a bad key, invalid parameters): retrying will
+    not help until a person fixes what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -40,37 +39,80 @@ class ChargeResult:
     decline_code: str = ""
 
 
-class SimulatedGateway:
-    def __init__(self, *, latency_ms: int = 0, error_rate: float = 0.0):
-        self.latency_ms = latency_ms
-        self.error_rate = error_rate
+def minor_units(amount: Decimal, currency: str) -> int:
+    exponent = 0 if currency.upper() in ZERO_DECIMAL else 2
+    units = amount.scaleb(exponent)
+    if units != units.to_integral_value():
+        raise GatewayRefused(f"{amount} {currency} is not a whole number of the currency's smallest unit")
+    return int(units)
 
-    def charge(self, *, idempotency_key: str, amount: Decimal, card_token: str) -> ChargeResult:
-        self._call()
-        decline = DECLINES.get(card_token, "" if card_token in APPROVED else "invalid_token")
-        with connection.cursor() as cursor:
-            sql.GATEWAY_CHARGE.execute(
-                cursor,
-                [idempotency_key, f"ch_{uuid.uuid4().hex[:24]}", amount, not decline, decline],
+
+class CardGateway:
+    def __init__(self, client: stripe.StripeClient):
+        self.client = client
+
+    def charge(
+        self, *, idempotency_key: str, order_id: str, amount: Decimal, currency: str, card_token: str
+    ) -> ChargeResult:
+        """Charge the card in full now: approved, or declined with the gateway's reason."""
+        params = {
+            "amount": minor_units(amount, currency),
+            "currency": currency.lower(),
+            "confirm": True,
+            "payment_method_types": ["card"],
+            "payment_method_data": {"type": "card", "card": {"token": card_token}},
+            "metadata": {"order_id": order_id},
+        }
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params=params, options={"idempotency_key": idempotency_key}
             )
-            charged = cursor.fetchone()
-            if charged is None:  # the key was charged before: the first result stands
-                sql.GATEWAY_CHARGE_FIRST.execute(cursor, [idempotency_key])
-                charged = cursor.fetchone()
-        return ChargeResult(*charged)
+        except stripe.CardError as exc:
+            error = exc.error
+            intent = getattr(error, "payment_intent", None) if error else None
+            decline = (error.decline_code if error else None) or exc.code or "card_declined"
+            return ChargeResult(False, intent.id if intent else "", decline)
+        except stripe.StripeError as exc:
+            raise _failure(exc) from exc
+        return ChargeResult(intent.status == "succeeded", intent.id)
 
-    def refund(self, *, reference: str) -> None:
-        self._call()
-        GatewayCharge.objects.filter(reference=reference).update(refunded=True)
+    def refund(self, *, idempotency_key: str, order_id: str, reference: str) -> str:
+        """Give the whole charge `reference` back; the refund's reference ("" when the charge had
+        already been refunded under another key, say from the provider's dashboard)."""
+        try:
+            refund = self.client.v1.refunds.create(
+                params={"payment_intent": reference, "metadata": {"order_id": order_id}},
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "charge_already_refunded":
+                return ""
+            raise _failure(exc) from exc
+        except stripe.StripeError as exc:
+            raise _failure(exc) from exc
+        return refund.id
 
-    def _call(self) -> None:
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)  # the simulated network round trip
-        if self.error_rate and random.random() < self.error_rate:
-            raise GatewayUnavailable("the card gateway did not answer (simulated)")
+
+def _failure(exc: stripe.StripeError) -> Exception:
+    status = exc.http_status
+    message = f"card gateway: {type(exc).__name__} {status or ''}: {exc.user_message or exc}".replace(
+        "  ", " "
+    )
+    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError) or status is None or status == 409:
+        return GatewayUnavailable(message)
+    if status >= 500:
+        return GatewayUnavailable(message)
+    return GatewayRefused(message)
 
 
-def gateway() -> SimulatedGateway:
-    return SimulatedGateway(
-        latency_ms=settings.PAYMENTS_GATEWAY_LATENCY_MS, error_rate=settings.PAYMENTS_GATEWAY_ERROR_RATE
+@functools.cache
+def gateway() -> CardGateway:
+    """The process's gateway client (thread-safe: the SDK keeps one HTTP session per thread)."""
+    return CardGateway(
+        stripe.StripeClient(
+            settings.PAYMENTS_GATEWAY_API_KEY,
+            base_addresses={"api": settings.PAYMENTS_GATEWAY_URL},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=settings.PAYMENTS_GATEWAY_TIMEOUT_SECONDS),
+        )
     )

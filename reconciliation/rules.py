@@ -265,8 +265,8 @@ def event_gap(view: OrderView, ctx: Context) -> list[Finding]:
 def _published_version(view: OrderView, producer: str) -> int:
     """The version of the order's aggregate in `producer` that its last event carried."""
     record = {"orders": view.order, "inventory": view.reservation, "payments": view.payment}.get(producer)
-    if not record or (producer == "payments" and record["status"] in ("pending", "voided")):
-        return 0  # a payment that was never charged published nothing (voiding is silent)
+    if not record or (producer == "payments" and record["status"] in ("pending", "charging", "voided")):
+        return 0  # a payment not yet charged published nothing (nor does voiding one)
     return record["version"]
 
 

@@ -253,6 +253,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # The stripe SDK logs two lines per request at INFO: payments' own metrics count the calls.
+    "loggers": {"stripe": {"level": "WARNING"}},
 }
 
 

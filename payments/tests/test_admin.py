@@ -1,11 +1,12 @@
 """The payments admin's refund action asks its own permission (refund_payment): support staff
-have it, a staff member who may only view does not (and refunds nothing by trying)."""
+have it, a staff member who may only view does not (and refunds nothing by trying); a refund the
+gateway has not answered says so."""
 
 import pytest
 from django.contrib.auth.models import Permission
 
 from events.models import OutboxEvent
-from payments.models import GatewayCharge, Payment
+from payments.models import Payment
 from payments.tests.test_services import order_created, stock_held
 from tests.admin_actions import admin_action
 
@@ -13,25 +14,25 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def captured():
-    order_created()
-    stock_held()
+def captured(committed, order_id):
+    committed(order_created, order_id)
+    committed(stock_held, order_id)
     payment = Payment.objects.get()
     assert payment.status == Payment.Status.CAPTURED
     return payment
 
 
-def refund(client, user, payment):
-    return admin_action(client, user, payment, "refund")
+def refund(client, user, payment, **kwargs):
+    return admin_action(client, user, payment, "refund", **kwargs)
 
 
-def test_a_staff_member_who_may_only_view_cannot_refund(client, viewer, captured):
+def test_a_staff_member_who_may_only_view_cannot_refund(client, viewer, captured, card_gateway):
     response = refund(client, viewer, captured)
 
     assert response.status_code == 200  # the list again, no action taken
     captured.refresh_from_db()
     assert captured.status == Payment.Status.CAPTURED
-    assert not GatewayCharge.objects.get().refunded
+    assert card_gateway.net(captured.order_id) == captured.amount
     assert not OutboxEvent.objects.filter(event_type="PaymentRefunded").exists()
 
 
@@ -45,10 +46,28 @@ def test_a_staff_member_who_may_change_payments_still_cannot_refund(client, view
     assert captured.status == Payment.Status.CAPTURED
 
 
-def test_support_staff_refund_a_captured_payment_from_the_admin(client, support_user, captured):
-    refund(client, support_user, captured)
+def test_support_staff_refund_a_captured_payment_from_the_admin(
+    client, support_user, captured, card_gateway, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = refund(client, support_user, captured, follow=True)
 
     captured.refresh_from_db()
     assert captured.status == Payment.Status.REFUNDED
-    assert GatewayCharge.objects.get().refunded
+    assert "refunded" in response.content.decode()
+    assert card_gateway.net(captured.order_id) == 0
     assert OutboxEvent.objects.filter(event_type="PaymentRefunded").count() == 1
+
+
+def test_a_refund_the_gateway_did_not_answer_is_reported_as_pending(
+    client, support_user, captured, card_gateway, django_capture_on_commit_callbacks
+):
+    card_gateway.faults(error_rate=1.0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = refund(client, support_user, captured, follow=True)
+
+    captured.refresh_from_db()
+    assert captured.status == Payment.Status.REFUNDING
+    assert "the gateway has not answered yet" in response.content.decode()
+    assert card_gateway.net(captured.order_id) == captured.amount

@@ -171,10 +171,10 @@ def saga_refresh(
         for side, record, status in (
             ("order", order, order and order["status"]),
             ("reservation", reservation, reservation and _reservation_status(reservation)),
-            ("payment", payment, payment and payment["status"]),
+            ("payment", payment, payment and _payment_status(payment)),
         )
         # a payment not yet charged, or never to be, has no event to compare
-        if record is not None and not (side == "payment" and status in ("pending", "voided"))
+        if record is not None and not (side == "payment" and status in UNPUBLISHED_PAYMENT_STATUSES)
     }
     if not sides:
         return False
@@ -212,6 +212,17 @@ def _take_newer(saga: OrderSaga, sides: dict) -> bool:
             saga.total_amount, saga.currency = record["total_amount"], record["currency"]
             changed = True
     return changed
+
+
+# A payment in these states has published nothing: not yet charged (pending, or charging while
+# the gateway is asked), or never to be (voided, which is silent).
+UNPUBLISHED_PAYMENT_STATUSES = ("pending", "charging", "voided")
+
+
+def _payment_status(payment: dict) -> str:
+    """The payment's status as its last event told it: a refund in flight (refunding) is still
+    the capture its PaymentProcessed announced until PaymentRefunded."""
+    return "captured" if payment["status"] == "refunding" else payment["status"]
 
 
 def _reservation_status(reservation: dict) -> str:

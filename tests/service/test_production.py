@@ -30,6 +30,7 @@ def real_secrets():
         "SECRET_KEY": secrets.token_urlsafe(50),
         "INTERNAL_API_KEYS": f"reconciliation={secrets.token_urlsafe(32)}",
         "DEBUG": "false",
+        "PAYMENTS_GATEWAY_API_KEY": f"sk_live_{secrets.token_urlsafe(32)}",
     }
 
 

@@ -36,6 +36,7 @@ KNOWN_METRICS = {
     "events_pipeline_stalled",
     "events_pipeline_measured_timestamp_seconds",
     "orders_placements_shed_total",
+    "payments_gateway_unanswered_total",
     "reconciliation_divergences_open",
     "reconciliation_divergence_oldest_open_age_seconds",
     "reconciliation_orders_pending",
@@ -46,6 +47,7 @@ KNOWN_METRICS = {
 }
 KNOWN_HISTOGRAMS = {
     "events_handler_duration_seconds",
+    "payments_gateway_seconds",
     "reconciliation_saga_completion_seconds",
     "reconciliation_detection_delay_seconds",
 }
@@ -147,11 +149,11 @@ def test_every_metric_the_rules_use_is_one_the_services_expose():
 
 def test_every_known_metric_is_defined_by_the_services():
     # given
-    apps = ("events", "orders", "reconciliation")
+    apps = ("events", "orders", "payments", "reconciliation")
     sources = "".join((ROOT / app / "metrics.py").read_text() for app in apps)
 
     # when
-    defined = set(re.findall(r'"((?:events|orders|reconciliation)_\w+)"', sources))
+    defined = set(re.findall(r'"((?:events|orders|payments|reconciliation)_\w+)"', sources))
 
     # then
     assert (KNOWN_METRICS | KNOWN_HISTOGRAMS) - {"up"} <= defined
