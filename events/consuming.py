@@ -23,12 +23,21 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka import Consumer as KafkaConsumer
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from events import kafka, metrics
 from events.consumers import Consumer
+from events.dead_letters import dead_letters_upgraded_retry
 from events.parked import ParkedAggregates
-from events.processing import BatchAborted, InfrastructureError, Message, Outcome, process, process_batch
+from events.processing import (
+    HOLDING,
+    BatchAborted,
+    InfrastructureError,
+    Message,
+    Outcome,
+    process,
+    process_batch,
+)
 from events.topics import dead_letter_topic
 
 logger = logging.getLogger(__name__)
@@ -91,6 +100,7 @@ class ConsumerLoop:
             on_lost=self._on_revoke,
         )
         logger.info("consumer %s reading %s", self.consumer.name, ", ".join(self.consumer.topics))
+        self._retry_upgraded()
         try:
             while not self.stop.is_set():
                 # Block for one message, then take what is already fetched: consume() alone would
@@ -104,6 +114,15 @@ class ConsumerLoop:
             if self._producer is not None:
                 self._producer.flush(10)
             logger.info("consumer %s stopped", self.consumer.name)
+
+    def _retry_upgraded(self) -> None:
+        """Apply the letters that waited for this code to read their version (an upgrade)."""
+        try:
+            dead_letters_upgraded_retry(self.consumer)
+        except (InfrastructureError, DatabaseError) as exc:
+            logger.warning("letters waiting for an upgrade not retried now: %s", exc)
+        except Exception:  # they wait on, retried by support or at the next start: consuming goes on
+            logger.exception("letters waiting for an upgrade could not be retried")
 
     def _run_batch(self, batch) -> None:
         messages = []
@@ -130,7 +149,7 @@ class ConsumerLoop:
                 parked = self._parked.current()
                 for message in messages:
                     outcome = process(self.consumer, message, blocked=message.aggregate_id in parked)
-                    if outcome in (Outcome.DEAD, Outcome.PARKED):
+                    if outcome in HOLDING:
                         parked.add(message.aggregate_id)
                     self._record(message, outcome, outcomes)
                     applied.append(message)

@@ -1,4 +1,5 @@
-"""What support staff do with dead letters: retry one once its cause is fixed, or discard it.
+"""What support staff do with dead letters: retry one once its cause is fixed, or discard it;
+and what a consumer does when it starts: apply the letters that waited for it to be upgraded.
 
 Either way the events of the same aggregate parked behind it are then applied in their original
 order, until one of them fails in turn (and becomes the new dead letter at the head of the line).
@@ -11,7 +12,9 @@ import logging
 from django.db import transaction
 from django.db.models import F
 
-from events.consumers import consumer_get
+from events import schemas
+from events.consumers import Consumer, consumer_get
+from events.envelope import Envelope, EnvelopeError
 from events.models import DeadLetter
 from events.processing import Message, Outcome, aggregate_lock, process
 
@@ -24,19 +27,45 @@ class NotRetryable(ValueError):
 
 def dead_letter_retry(letter: DeadLetter, *, by: str) -> Outcome:
     """Apply the dead letter's message again; on success, release what was parked behind it."""
-    if letter.status != DeadLetter.Status.DEAD:
-        raise NotRetryable(f"dead letter {letter.pk} is {letter.status}; only dead ones can be retried")
-    consumer = consumer_get(letter.consumer)
+    if letter.status not in (DeadLetter.Status.DEAD, DeadLetter.Status.WAITING):
+        raise NotRetryable(
+            f"dead letter {letter.pk} is {letter.status}; only dead and waiting ones can be retried"
+        )
+    return _retry(consumer_get(letter.consumer), letter, by)
+
+
+def _retry(consumer: Consumer, letter: DeadLetter, by: str) -> Outcome:
     with transaction.atomic():
         aggregate_lock(consumer, letter.aggregate_id)
         outcome = process(consumer, _message(letter), blocked=False)
-        if outcome == Outcome.DEAD:
+        if outcome in (Outcome.DEAD, Outcome.WAITING):
             DeadLetter.objects.filter(pk=letter.pk).update(attempts=F("attempts") + letter.attempts)
             return outcome
         _close(letter, DeadLetter.Status.RETRIED, by)
         _release_parked(consumer, letter.aggregate_id, by)
     logger.info("dead letter %s retried by %s: %s", letter.pk, by, outcome)
     return outcome
+
+
+def dead_letters_upgraded_retry(consumer: Consumer) -> int:
+    """Apply, in their order, `consumer`'s letters that waited for a version this code now
+    reads (called when the consumer starts); how many were applied."""
+    applied = 0
+    waiting = DeadLetter.objects.filter(consumer=consumer.name, status=DeadLetter.Status.WAITING)
+    for letter in waiting.order_by("partition", "offset"):
+        try:
+            envelope = Envelope.from_json(bytes(letter.value or b""))
+        except EnvelopeError:
+            continue
+        if not schemas.is_registered(envelope.event_type):
+            continue
+        if envelope.version > schemas.latest_version(envelope.event_type):
+            continue  # still newer than this code
+        if _retry(consumer, letter, "upgrade") not in (Outcome.DEAD, Outcome.WAITING):
+            applied += 1
+    if applied:
+        logger.info("%s: applied %s events that waited for this upgrade", consumer.name, applied)
+    return applied
 
 
 def dead_letter_discard(letter: DeadLetter, *, by: str) -> None:
@@ -53,15 +82,17 @@ def dead_letter_discard(letter: DeadLetter, *, by: str) -> None:
 
 def _release_parked(consumer, aggregate_id: str, by: str) -> None:
     if DeadLetter.objects.filter(
-        consumer=consumer.name, aggregate_id=aggregate_id, status=DeadLetter.Status.DEAD
+        consumer=consumer.name,
+        aggregate_id=aggregate_id,
+        status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.WAITING],
     ).exists():
-        return  # another dead letter still heads the line
+        return  # another dead (or waiting) letter still heads the line
     parked = DeadLetter.objects.filter(
         consumer=consumer.name, aggregate_id=aggregate_id, status=DeadLetter.Status.PARKED
     ).order_by("partition", "offset")
     for letter in parked:
-        if process(consumer, _message(letter), blocked=False) == Outcome.DEAD:
-            return  # it is now the dead letter at the head of the line; the rest stay parked
+        if process(consumer, _message(letter), blocked=False) in (Outcome.DEAD, Outcome.WAITING):
+            return  # it now heads the line; the rest stay parked
         _close(letter, DeadLetter.Status.RETRIED, by)
 
 

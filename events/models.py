@@ -80,6 +80,9 @@ class DeadLetter(models.Model):
         DEAD = "dead", "dead"
         # Not tried: an earlier event of the same aggregate is dead, and this one waits behind it.
         PARKED = "parked", "parked"
+        # A version of its event type newer than this service knows (its producer was upgraded
+        # first): applied on its own when the consumer starts with code that reads it.
+        WAITING = "waiting", "waiting for an upgrade"
         # Applied after all, by a retry.
         RETRIED = "retried", "retried"
         DISCARDED = "discarded", "discarded"
@@ -111,7 +114,7 @@ class DeadLetter(models.Model):
         indexes = [
             models.Index(
                 fields=["consumer", "aggregate_id", "offset"],
-                condition=Q(status__in=["dead", "parked"]),
+                condition=Q(status__in=["dead", "parked", "waiting"]),
                 name="events_deadletter_blocking",
             )
         ]
@@ -122,7 +125,11 @@ class DeadLetter(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status in (self.Status.DEAD, self.Status.PARKED)
+        return self.status in BLOCKING
+
+
+# The letters that hold back their aggregate's later events.
+BLOCKING = (DeadLetter.Status.DEAD, DeadLetter.Status.PARKED, DeadLetter.Status.WAITING)
 
 
 class PipelineStage(models.Model):

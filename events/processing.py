@@ -31,7 +31,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from events import logcontext, metrics, schemas
 from events.consumers import Consumer, Event
 from events.envelope import MAX_TEXT, Envelope, EnvelopeError
-from events.models import DeadLetter
+from events.models import BLOCKING, DeadLetter
 from events.prepared import Statement
 from events.publishing import outbox_batch
 
@@ -44,6 +44,11 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # no handler for this event type in this consumer
     PARKED = "parked"
     DEAD = "dead"
+    WAITING = "waiting"  # a newer version than this service knows: kept until it is upgraded
+
+
+# The outcomes that hold back the aggregate's later events.
+HOLDING = (Outcome.DEAD, Outcome.PARKED, Outcome.WAITING)
 
 
 class InfrastructureError(Exception):
@@ -109,7 +114,7 @@ def process_batch(consumer: Consumer, messages: list[Message], *, parked: set[st
                 prepared = _prepare(consumer, message, parked)
                 if isinstance(prepared, Outcome):
                     outcomes[index] = prepared
-                    if prepared in (Outcome.DEAD, Outcome.PARKED):
+                    if prepared in HOLDING:
                         parked.add(message.aggregate_id)
                 else:
                     ready.append((index, prepared))
@@ -160,6 +165,11 @@ def _prepare(consumer: Consumer, message: Message, parked: set[str]) -> _Ready |
         return Outcome.SKIPPED
     try:
         payload = schemas.payload_of(envelope)
+    except schemas.NewerVersion as exc:
+        dead_letter(
+            consumer, message, DeadLetter.Status.WAITING, f"{exc}: waiting for an upgrade", 1, envelope
+        )
+        return Outcome.WAITING
     except schemas.SchemaError as exc:
         dead_letter(consumer, message, DeadLetter.Status.DEAD, str(exc), 1, envelope)
         return Outcome.DEAD
@@ -287,9 +297,7 @@ def _inbox_record(consumer: Consumer, ready: list[_Ready]) -> list[bool]:
 def blocked_aggregates(consumer: Consumer, aggregate_ids: list[str] | None = None) -> set[str]:
     """The aggregates with an open dead letter in `consumer`: all of them, or those among
     `aggregate_ids`."""
-    letters = DeadLetter.objects.filter(
-        consumer=consumer.name, status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.PARKED]
-    )
+    letters = DeadLetter.objects.filter(consumer=consumer.name, status__in=BLOCKING)
     if aggregate_ids is not None:
         letters = letters.filter(aggregate_id__in=set(aggregate_ids))
     try:
@@ -311,9 +319,7 @@ def _park(consumer: Consumer, message: Message) -> bool:
             aggregate_lock(consumer, message.aggregate_id)
             if not blocked_aggregates(consumer, [message.aggregate_id]):
                 return False
-            if _letter_of(consumer, message).filter(
-                status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.PARKED]
-            ):
+            if _letter_of(consumer, message).filter(status__in=BLOCKING):
                 return True  # redelivered (the offset was never committed): it keeps its place in line
             try:  # for the people who will look at it: what it is, if it can be read
                 envelope = Envelope.from_json(message.value)
@@ -362,6 +368,6 @@ def dead_letter(
     except (OperationalError, InterfaceError) as exc:
         raise InfrastructureError(str(exc)) from exc
     metrics.DEAD_LETTERS.labels(consumer.name, status).inc()
-    log = logger.warning if status == DeadLetter.Status.PARKED else logger.error
+    log = logger.error if status == DeadLetter.Status.DEAD else logger.warning
     log("%s %s/%s@%s: %s", status, message.topic, message.partition, message.offset, error)
     return letter

@@ -23,6 +23,11 @@ class SchemaError(ValueError):
     """A payload that does not match its event type and version: a permanent failure."""
 
 
+class NewerVersion(SchemaError):
+    """A version of a known event type newer than this service's code knows: written by a
+    producer upgraded before this consumer. Not a fault of the event: it waits for the upgrade."""
+
+
 Upcast = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -71,7 +76,9 @@ def payload_of(envelope: Envelope) -> pydantic.BaseModel:
     versions = _versions(envelope.event_type)
     newest = max(versions)
     if envelope.version > newest:
-        raise SchemaError(f"{envelope.event_type} v{envelope.version} is newer than this service knows")
+        raise NewerVersion(
+            f"{envelope.event_type} v{envelope.version} is newer than this service knows (v{newest})"
+        )
     if envelope.version == newest:  # the usual case: one validation, no round trip through a dict
         try:
             return versions[newest].model.model_validate(envelope.payload)

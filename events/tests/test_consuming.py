@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from prometheus_client import REGISTRY
 
-from events import pipeline
+from events import pipeline, schemas
 from events.dead_letters import dead_letter_retry
 from events.models import DeadLetter, InboxEvent
 from events.processing import BatchAborted, Message, Outcome, process, process_batch
@@ -214,6 +214,41 @@ def test_a_dead_letter_retried_once_its_cause_is_fixed_applies_it_and_then_what_
 
     # then
     assert account("x") == (300, 2)
+    assert set(DeadLetter.objects.filter(consumer=consumer.name).values_list("status", flat=True)) == {
+        "retried"
+    }
+
+
+def test_a_version_newer_than_the_consumer_knows_waits_for_its_upgrade_then_applies_in_order(topic):
+    # given: a producer upgraded first writes TestCredited v3, which this consumer cannot read yet
+    support.open_account("a")
+    support.open_account("b")
+    support.produce(
+        topic,
+        credited("a", 1, 100),
+        credited("a", 2, 200, version=3),
+        credited("a", 3, 50),
+        credited("b", 1, 7),
+    )
+    consumer = support.ledger_consumer(topic)
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    # then: it waits, not dead: its aggregate's later event is parked behind it, others flow on
+    assert (account("a"), account("b")) == ((100, 1), (7, 1))
+    letters = DeadLetter.objects.filter(consumer=consumer.name).order_by("offset")
+    assert [(x.status, x.sequence) for x in letters] == [("waiting", 2), ("parked", 3)]
+    assert "TestCredited v3 is newer than this service knows (v2): waiting for an upgrade" in letters[0].error
+
+    # when: the consumer starts again with code that reads v3
+    schemas.register("TestCredited", 3, support.CreditedV2, upcast=lambda v2: v2)
+    try:
+        with support.consumer_thread(consumer):
+            wait_until(lambda: account("a") == (350, 3), timeout=30, message="the waiting events to apply")
+    finally:
+        schemas._registry["TestCredited"].pop(3)
+
+    # then: applied in their order, nothing left open
     assert set(DeadLetter.objects.filter(consumer=consumer.name).values_list("status", flat=True)) == {
         "retried"
     }

@@ -28,7 +28,7 @@ def test_a_payload_that_breaks_its_schema_is_refused():
 def test_a_version_newer_than_the_service_knows_is_refused():
     envelope = dataclasses.replace(credited("acct-1", 1, 300), version=3)
 
-    with pytest.raises(schemas.SchemaError, match="newer than this service knows"):
+    with pytest.raises(schemas.NewerVersion, match="newer than this service knows"):
         schemas.payload_of(envelope)
 
 
