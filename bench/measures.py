@@ -107,17 +107,23 @@ def stretch_summary(
         "max_consumer_lag": max(lag, default=0),
         "falling_behind": _growing(under_load),
         # Where the CPU went while the load ran (cores, by kind of process), and all the CPU the
-        # stretch's orders cost, from the first order until the last saga ended and the queues emptied.
+        # stretch's orders cost, from the first order until the last saga ended and the queues
+        # emptied: the system's, and apart from it the card gateway simulator's (the provider's).
         "cpu_cores": cpu_by_process(samples, start, start + duration),
-        "cpu_ms_per_order": None
-        if settled_after is None
-        else round(
-            1000
-            * sum(cpu_by_process(samples, start, start + duration + settled_after).values())
-            * (duration + settled_after)
-            / max(len(accepted), 1),
-            1,
-        ),
+        **_cpu_per_order(samples, start, duration, settled_after, len(accepted)),
+    }
+
+
+def _cpu_per_order(samples, start: float, duration: float, settled_after, accepted: int) -> dict:
+    if settled_after is None:
+        return {"cpu_ms_per_order": None, "gateway_cpu_ms_per_order": None}
+    span = duration + settled_after
+    cores = cpu_by_process(samples, start, start + span)
+    gateway = cores.pop(stack.GATEWAY, 0.0)
+    per_order = 1000 * span / max(accepted, 1)
+    return {
+        "cpu_ms_per_order": round(sum(cores.values()) * per_order, 1),
+        "gateway_cpu_ms_per_order": round(gateway * per_order, 1),
     }
 
 

@@ -158,6 +158,10 @@ def markdown(result: dict) -> str:
         f"{statuses}; double charges {consistency['double_charges']}, oversold units "
         f"{consistency['oversold_units']}, reconciliation found {reconciliation['found']} and has "
         f"{reconciliation['open_divergences_of_the_run']} open on the run's orders. {verdict}",
+        "- CPU ms / order is the system's, the load generator's included; the card gateway simulator, "
+        "which stands in for the payment provider on the same cores, took "
+        + ", ".join(f"{s.get('gateway_cpu_ms_per_order')} ({s['label']})" for s in result["stretches"])
+        + " ms per order besides.",
     ]
     overload = next((s for s in result["stretches"] if "overload" in s), None)
     if overload:

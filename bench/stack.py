@@ -22,6 +22,9 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("orders", "inventory", "payments", "reconciliation")
 # The Python processes of the stack (stack/supervisord.conf), by what their command line holds.
+# The card gateway simulator's processes: it stands in for the payment provider, whose CPU is
+# not the system's; measures.py counts it apart from "CPU ms / order".
+GATEWAY = "card_gateway"
 KIND_MARKERS = (
     ("gunicorn", "web"),
     ("manage.py consume", "consume"),
@@ -264,6 +267,9 @@ def _process_kind(process: psutil.Process) -> str | None:
             return "kafka"
         if "redis-server" in line:
             return "redis"
+        if "card_gateway.wsgi" in line:
+            return GATEWAY  # the provider's stand-in: not the system's CPU
+
         if process.pid == os.getpid() or "locust" in line:
             return "bench"
         for marker, kind in KIND_MARKERS:
