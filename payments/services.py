@@ -237,7 +237,10 @@ def _ask(intents: list[Payment]) -> dict[str, tuple[str, _Answer]]:
             unanswered[0] = unanswered[0] + 1 if answer.unknown else 0
         return answer
 
-    calls = _executor().map(ask, intents) if len(intents) > 1 else map(ask, intents)
+    if len(intents) > 1:
+        calls = _executor(settings.PAYMENTS_GATEWAY_CONCURRENCY).map(ask, intents)
+    else:
+        calls = map(ask, intents)
     return {p.order_id: (p.status, answer) for p, answer in zip(intents, calls, strict=True)}
 
 
@@ -281,8 +284,10 @@ def _call(payment: Payment) -> _Answer:
 
 
 @functools.cache
-def _executor() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(settings.PAYMENTS_GATEWAY_CONCURRENCY, thread_name_prefix="gateway")
+def _executor(concurrency: int) -> ThreadPoolExecutor:
+    """The threads that call the gateway, as many as PAYMENTS_GATEWAY_CONCURRENCY: the
+    unanswered count in `_ask` stops a batch after that many, so the two must agree."""
+    return ThreadPoolExecutor(concurrency, thread_name_prefix="gateway")
 
 
 def _record(payment: _Row, answer: _Answer, caused_by: Envelope | None) -> bool:
