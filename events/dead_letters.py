@@ -12,7 +12,7 @@ import logging
 from django.db import transaction
 from django.db.models import F
 
-from events import schemas
+from events import dead_letter_state, schemas
 from events.consumers import Consumer, consumer_get
 from events.envelope import Envelope, EnvelopeError
 from events.models import DeadLetter
@@ -41,7 +41,7 @@ def _retry(consumer: Consumer, letter: DeadLetter, by: str) -> Outcome:
         if outcome in (Outcome.DEAD, Outcome.WAITING):
             DeadLetter.objects.filter(pk=letter.pk).update(attempts=F("attempts") + letter.attempts)
             return outcome
-        _close(letter, DeadLetter.Status.RETRIED, by)
+        _close(letter, DeadLetter.Status.RETRIED, by)  # unless support discarded it meanwhile
         _release_parked(consumer, letter.aggregate_id, by)
     logger.info("dead letter %s retried by %s: %s", letter.pk, by, outcome)
     return outcome
@@ -61,7 +61,11 @@ def dead_letters_upgraded_retry(consumer: Consumer) -> int:
             continue
         if envelope.version > schemas.latest_version(envelope.event_type):
             continue  # still newer than this code
-        if _retry(consumer, letter, "upgrade") not in (Outcome.DEAD, Outcome.WAITING):
+        try:
+            outcome = _retry(consumer, letter, "upgrade")
+        except NotRetryable:
+            continue  # support discarded it meanwhile
+        if outcome not in (Outcome.DEAD, Outcome.WAITING):
             applied += 1
     if applied:
         logger.info("%s: applied %s events that waited for this upgrade", consumer.name, applied)
@@ -97,9 +101,13 @@ def _release_parked(consumer, aggregate_id: str, by: str) -> None:
 
 
 def _close(letter: DeadLetter, status: DeadLetter.Status, by: str) -> None:
-    letter.status = status
-    letter.resolved_by = by
-    letter.save(update_fields=["status", "resolved_by", "updated_at"])
+    """Close `letter` as it is stored now (the caller holds its aggregate's lock): another
+    person may have closed it since it was read."""
+    letter.refresh_from_db(fields=["status"])
+    try:
+        dead_letter_state.close(letter, status, by=by)
+    except dead_letter_state.IllegalTransition as exc:
+        raise NotRetryable(str(exc)) from exc
 
 
 def _message(letter: DeadLetter) -> Message:

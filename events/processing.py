@@ -28,7 +28,7 @@ import tenacity
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 
-from events import logcontext, metrics, schemas
+from events import dead_letter_state, logcontext, metrics, schemas
 from events.consumers import Consumer, Event
 from events.envelope import MAX_TEXT, Envelope, EnvelopeError
 from events.models import BLOCKING, DeadLetter
@@ -346,25 +346,45 @@ def dead_letter(
     attempts: int,
     envelope: Envelope | None = None,
 ) -> DeadLetter:
-    """Record `message` as dead (or parked) for `consumer`, once per topic/partition/offset."""
+    """Record `message` as dead (or parked, or waiting) for `consumer`, once per topic/partition/
+    offset; a letter already closed (retried, discarded) is left as it is (dead_letter_state)."""
+    fields = {
+        "status": status,
+        "error": error.replace("\x00", "\ufffd"),
+        "attempts": attempts,
+        "event_id": envelope.event_id if envelope else "",
+        "event_type": envelope.event_type if envelope else "",
+        "aggregate_id": envelope.aggregate_id if envelope else message.aggregate_id,
+        "sequence": envelope.sequence if envelope else None,
+        "key": message.key,
+        "value": message.value,
+    }
     try:
-        letter, _ = DeadLetter.objects.update_or_create(
-            consumer=consumer.name,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            defaults={
-                "status": status,
-                "error": error.replace("\x00", "\ufffd"),
-                "attempts": attempts,
-                "event_id": envelope.event_id if envelope else "",
-                "event_type": envelope.event_type if envelope else "",
-                "aggregate_id": envelope.aggregate_id if envelope else message.aggregate_id,
-                "sequence": envelope.sequence if envelope else None,
-                "key": message.key,
-                "value": message.value,
-            },
-        )
+        with transaction.atomic():
+            letter = _letter_of(consumer, message).select_for_update().first()
+            if letter is None:
+                letter = DeadLetter.objects.create(
+                    consumer=consumer.name,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    **fields,
+                )
+            elif dead_letter_state.allowed(letter.status, status):
+                for name, value in fields.items():
+                    setattr(letter, name, value)
+                letter.save()
+            else:
+                logger.warning(
+                    "%s/%s@%s failed again (%s) but its dead letter %s is %s: left so",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    error,
+                    letter.pk,
+                    letter.status,
+                )
+                return letter
     except (OperationalError, InterfaceError) as exc:
         raise InfrastructureError(str(exc)) from exc
     metrics.DEAD_LETTERS.labels(consumer.name, status).inc()
