@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from events.envelope import Envelope
 from events.publishing import publish
-from inventory import sql
+from inventory import sql, state
 from inventory.models import Reservation, StockMovement
 from inventory.services.products import InventoryError
 
@@ -128,7 +128,8 @@ def reservations_settle(changes: list[Settle]) -> None:
             if reservation is None:
                 continue
             status, lines, version = reservation
-            if (change.commit and status != Status.HELD) or (not change.commit and status == Status.RELEASED):
+            new_status = state.settled_status(status, commit=change.commit)
+            if new_status is None:
                 continue
             for sku, quantity in sorted(_units(lines).items()):
                 if sku not in stock.units:
@@ -153,7 +154,6 @@ def reservations_settle(changes: list[Settle]) -> None:
                         reason=change.reason,
                         actor=change.actor,
                     )
-            new_status = Status.COMMITTED if change.commit else Status.RELEASED
             reservation[0], reservation[2] = new_status, version + 1
             settled.append((change.order_id, new_status, "" if change.commit else change.reason))
             if change.commit:
@@ -177,18 +177,6 @@ def reservations_settle(changes: list[Settle]) -> None:
                 [r for _, _, r in settled],
             ],
         )
-
-
-def reservation_reserve(*, order_id: str, lines: list[dict], caused_by: Envelope | None) -> Reservation:
-    """Hold one order's lines (reservations_hold); its reservation."""
-    reservations_hold([Hold(order_id, lines, caused_by)])
-    return Reservation.objects.get(order_id=order_id)
-
-
-def reservation_commit(*, order_id: str, caused_by: Envelope | None) -> Reservation | None:
-    """The order is paid: its held units leave the stock. No-op unless the reservation is held."""
-    reservations_settle([Settle(order_id, commit=True, caused_by=caused_by)])
-    return Reservation.objects.filter(order_id=order_id).first()
 
 
 def reservation_release(

@@ -3,9 +3,8 @@ staff have it, a staff member who may only view does not (and releases nothing b
 
 import pytest
 
-from inventory import services
 from inventory.models import Product, Reservation
-from inventory.tests.test_services import cause, line, product
+from inventory.tests.test_services import cause, commit, line, product, reserve
 from tests.admin_actions import admin_action
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def held():
     product("A", stock=5)
-    services.reservation_reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
+    reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
     return Reservation.objects.get()
 
 
@@ -41,7 +40,7 @@ def test_support_staff_release_a_reservation_from_the_admin(client, support_user
 
 def test_a_committed_reservation_is_not_released_from_the_admin(client, support_user, held):
     # given the order completed: its units shipped
-    services.reservation_commit(order_id="o1", caused_by=cause("o1"))
+    commit(order_id="o1", caused_by=cause("o1"))
 
     response = release(client, support_user, held, follow=True)
 

@@ -37,6 +37,18 @@ def line(sku="SKU-1", quantity=1):
     return {"sku": sku, "quantity": quantity, "unit_price": "9.99"}
 
 
+def reserve(*, order_id: str, lines: list[dict], caused_by: Envelope | None) -> Reservation:
+    """One order's lines held through reservations_hold; its reservation."""
+    services.reservations_hold([services.Hold(order_id, lines, caused_by)])
+    return Reservation.objects.get(order_id=order_id)
+
+
+def commit(*, order_id: str, caused_by: Envelope | None) -> Reservation | None:
+    """One order paid, through reservations_settle: its held units leave the stock."""
+    services.reservations_settle([services.Settle(order_id, commit=True, caused_by=caused_by)])
+    return Reservation.objects.filter(order_id=order_id).first()
+
+
 def events_of(event_type: str) -> list[dict]:
     return [row.envelope for row in OutboxEvent.objects.filter(event_type=event_type).order_by("id")]
 
@@ -62,9 +74,7 @@ def test_a_reservation_holds_every_line_and_is_published_as_caused_by_the_order(
     product("B", stock=5)
     order_created = cause("o1")
 
-    reservation = services.reservation_reserve(
-        order_id="o1", lines=[line("A", 2), line("B", 5)], caused_by=order_created
-    )
+    reservation = reserve(order_id="o1", lines=[line("A", 2), line("B", 5)], caused_by=order_created)
 
     assert reservation.status == Reservation.Status.HELD
     assert {p.sku: (p.stock_quantity, p.reserved_quantity) for p in Product.objects.all()} == {
@@ -80,7 +90,7 @@ def test_a_reservation_that_cannot_be_met_in_full_holds_nothing():
     product("A", stock=5)
     product("B", stock=1)
 
-    services.reservation_reserve(order_id="o1", lines=[line("A", 2), line("B", 2)], caused_by=cause("o1"))
+    reserve(order_id="o1", lines=[line("A", 2), line("B", 2)], caused_by=cause("o1"))
 
     assert list(Product.objects.values_list("reserved_quantity", flat=True)) == [0, 0]
     (rejected,) = events_of("InventoryRejected")
@@ -88,7 +98,7 @@ def test_a_reservation_that_cannot_be_met_in_full_holds_nothing():
 
 
 def test_an_unknown_product_rejects_the_order():
-    services.reservation_reserve(order_id="o1", lines=[line("NOPE", 1)], caused_by=cause("o1"))
+    reserve(order_id="o1", lines=[line("NOPE", 1)], caused_by=cause("o1"))
 
     assert events_of("InventoryRejected")[0]["payload"]["reason"] == "unknown_product"
 
@@ -96,7 +106,7 @@ def test_an_unknown_product_rejects_the_order():
 def test_reserving_the_same_order_twice_holds_once():
     product("A", stock=5)
     for _ in range(2):
-        services.reservation_reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
+        reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
 
     assert Product.objects.get().reserved_quantity == 2
     assert len(events_of("InventoryReserved")) == 1
@@ -104,9 +114,9 @@ def test_reserving_the_same_order_twice_holds_once():
 
 def test_commit_ships_held_units_and_release_after_commit_restocks():
     product("A", stock=5)
-    services.reservation_reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
+    reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
 
-    services.reservation_commit(order_id="o1", caused_by=cause("o1"))
+    commit(order_id="o1", caused_by=cause("o1"))
     assert (Product.objects.get().stock_quantity, Product.objects.get().reserved_quantity) == (3, 0)
 
     services.reservation_release(order_id="o1", reason="order_cancelled", caused_by=cause("o1"))
@@ -116,7 +126,7 @@ def test_commit_ships_held_units_and_release_after_commit_restocks():
 
 def test_releasing_a_held_reservation_twice_gives_the_units_back_once():
     product("A", stock=5)
-    services.reservation_reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
+    reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
 
     for _ in range(2):
         services.reservation_release(order_id="o1", reason="payment_declined", caused_by=cause("o1"))
@@ -127,7 +137,7 @@ def test_releasing_a_held_reservation_twice_gives_the_units_back_once():
 
 def test_stock_cannot_be_set_or_adjusted_below_what_is_held():
     product("A", stock=5)
-    services.reservation_reserve(order_id="o1", lines=[line("A", 4)], caused_by=cause("o1"))
+    reserve(order_id="o1", lines=[line("A", 4)], caused_by=cause("o1"))
 
     with pytest.raises(services.InventoryError, match="4 units of A are held"):
         services.product_upsert(sku="A", name="a", price=Decimal(1), stock_quantity=3, actor="t")
@@ -144,9 +154,7 @@ def test_fifty_concurrent_orders_for_ten_units_reserve_exactly_ten():
         try:
             barrier.wait()
             for order_id in orders:
-                services.reservation_reserve(
-                    order_id=order_id, lines=[line("LAST", 1)], caused_by=cause(order_id)
-                )
+                reserve(order_id=order_id, lines=[line("LAST", 1)], caused_by=cause(order_id))
         finally:
             connections.close_all()
 
@@ -165,9 +173,9 @@ def test_fifty_concurrent_orders_for_ten_units_reserve_exactly_ten():
 
 def test_support_releases_only_a_held_reservation():
     product("A", stock=5)
-    services.reservation_reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
-    services.reservation_reserve(order_id="o2", lines=[line("A", 1)], caused_by=cause("o2"))
-    services.reservation_commit(order_id="o2", caused_by=cause("o2"))
+    reserve(order_id="o1", lines=[line("A", 2)], caused_by=cause("o1"))
+    reserve(order_id="o2", lines=[line("A", 1)], caused_by=cause("o2"))
+    commit(order_id="o2", caused_by=cause("o2"))
 
     released = services.reservation_release_by_support(order_id="o1", actor="helper")
     with pytest.raises(services.InventoryError, match="is committed: only a held one can be released"):
