@@ -1,6 +1,6 @@
 """Event handlers of the inventory service: decode, call a service, nothing else."""
 
-from events import commands
+from events import republish
 from events.consumers import Consumer
 from events.topics import event_topic
 from inventory import services
@@ -75,7 +75,7 @@ CONSUMER = Consumer(
         "ReleaseReservation": on_order_outcomes,
         "CommitReservation": on_order_outcomes,
         "RecountReserved": on_recount_reserved,
-        "RepublishEvents": commands.on_republish_events,
+        "RepublishEvents": republish.on_republish_events,
     },
     lock=lock_rows,
 )

@@ -1,6 +1,6 @@
 """Event handlers of the orders service: decode, call a service, nothing else."""
 
-from events import commands
+from events import republish
 from events.consumers import Consumer
 from events.topics import event_topic
 from orders.services import catalog, saga
@@ -42,6 +42,6 @@ CONSUMER = Consumer(
         "PaymentProcessed": on_outcomes,
         # Reconciliation's commands.
         "FailOrder": on_outcomes,
-        "RepublishEvents": commands.on_republish_events,
+        "RepublishEvents": republish.on_republish_events,
     },
 )

@@ -1,6 +1,6 @@
 """Event handlers of the payments service: decode, call a service, nothing else."""
 
-from events import commands
+from events import republish
 from events.consumers import Consumer
 from events.topics import event_topic
 from payments import services
@@ -35,6 +35,6 @@ CONSUMER = Consumer(
         "InventoryReserved": on_order_news,
         # Reconciliation's commands.
         "RefundPayment": on_order_news,
-        "RepublishEvents": commands.on_republish_events,
+        "RepublishEvents": republish.on_republish_events,
     },
 )

@@ -1,11 +1,11 @@
-"""The one command every service carries out the same way: RepublishEvents.
+"""The handler every service registers, the same way, for the one command message: RepublishEvents.
 
 Reconciliation sends it to re-drive a stalled saga or to fill a gap it saw in an aggregate's
 events. Each named service marks its stored events of the aggregate unpublished, the relay sends
 them again in their order, and every consumer's inbox skips those it already applied, so only
 the lost steps take effect. A service registers it in its consumer:
 
-    handlers={..., "RepublishEvents": events.commands.on_republish_events}
+    handlers={..., "RepublishEvents": events.republish.on_republish_events}
 """
 
 import logging
