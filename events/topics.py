@@ -17,7 +17,9 @@ from events import kafka
 
 logger = logging.getLogger(__name__)
 
-SERVICES = ("orders", "inventory", "payments", "reconciliation")
+# The services that own an order's saga (each publishes its part of it), and every service.
+SAGA_SERVICES = ("orders", "inventory", "payments")
+SERVICES = (*SAGA_SERVICES, "reconciliation")
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from events.topics import SAGA_SERVICES
 from reconciliation.models import Fix, Kind, Severity
 
 ENDED = ("failed", "cancelled")
-PRODUCERS = ("orders", "inventory", "payments")
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def stuck_order(view: OrderView, ctx: Context) -> list[Finding]:
             f"payment {view.payment['status'] if view.payment else 'missing'}",
             Fix.FAIL_ORDER,
             view.order_id,
-            _entities(view, "orders", "inventory", "payments"),
+            _entities(view, *SAGA_SERVICES),
         )
     ]
 
@@ -236,7 +236,7 @@ def event_gap(view: OrderView, ctx: Context) -> list[Finding]:
     # Once the projection has heard of the order, every service that published must show up in
     # it: a producer whose only event was lost has no step at all.
     by_producer: dict[str, set[int]] = (
-        {p: set() for p in PRODUCERS if _published_version(view, p)} if view.steps else {}
+        {p: set() for p in SAGA_SERVICES if _published_version(view, p)} if view.steps else {}
     )
     for producer, sequence in view.steps:
         by_producer.setdefault(producer, set()).add(sequence)

@@ -3,12 +3,13 @@
 from django.urls import reverse
 
 
-def admin_action(client, user, obj, action: str, **kwargs):
-    """POST `action` on `obj` to its model's change list, logged in as `user`."""
+def admin_action(client, user, obj, action: str, *, data: dict | None = None, **kwargs):
+    """POST `action` on `obj` to its model's change list, logged in as `user`, with the form's
+    own fields in `data` (an intermediate page's, such as a reason)."""
     client.force_login(user)
     meta = obj._meta
     return client.post(
         reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"),
-        {"action": action, "_selected_action": [obj.pk]},
+        {"action": action, "_selected_action": [obj.pk], **(data or {})},
         **kwargs,
     )

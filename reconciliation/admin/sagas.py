@@ -110,12 +110,9 @@ class OrderSagaAdmin(ReadOnlyAdmin):
     @admin.action(description="Fail the order and compensate (pending orders only)", permissions=["change"])
     def fail_and_compensate(self, request, queryset):
         for saga in queryset:
-            if saga.order_status != "pending":
-                self.message_user(
-                    request,
-                    f"order {saga.order_id} is {saga.order_status or 'unknown'}; left alone",
-                    messages.WARNING,
-                )
+            try:
+                resolution.saga_fail_by_support(saga=saga, actor=request.user.get_username())
+            except resolution.ResolutionError as exc:
+                self.message_user(request, f"{exc}; left alone", messages.WARNING)
                 continue
-            resolution.saga_fail(order_id=saga.order_id, actor=request.user.get_username())
             self.message_user(request, f"order {saga.order_id}: fail requested", messages.SUCCESS)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from events import pipeline
+from events.topics import SAGA_SERVICES, SERVICES
 from reconciliation import clients
 
-CONSUMERS = ("orders", "inventory", "payments", "reconciliation")
-SOURCES = ("orders", "inventory", "payments")
+CONSUMERS = SERVICES
+SOURCES = SAGA_SERVICES
 
 
 @dataclass(frozen=True)

@@ -66,13 +66,6 @@ def saga_apply_events(events: list[Event]) -> None:
                 )
 
 
-def saga_apply_event(*, envelope: Envelope, payload) -> OrderSaga:
-    """Record one event of an order's saga (the batch path with a batch of one); the saga."""
-    with transaction.atomic():
-        saga_apply_events([Event(envelope, payload)])
-    return OrderSaga.objects.get(order_id=envelope.aggregate_id)
-
-
 @dataclass
 class _Side:
     status: str = ""
@@ -185,9 +178,7 @@ def saga_refresh(
     if current is not None and not _take_newer(copy.copy(current), sides):
         return False
     with transaction.atomic():
-        saga = OrderSaga.objects.select_for_update().filter(order_id=order_id).first()
-        if saga is None:
-            saga = _locked(order_id, timezone.now())
+        saga = _get_or_create_locked(order_id, timezone.now())
         changed = _take_newer(saga, sides)
         if changed:
             saga.save()
@@ -240,7 +231,9 @@ def _side_and_status(envelope: Envelope, payload) -> tuple[str, str]:
     return STATUS_OF_EVENT[envelope.event_type]
 
 
-def _locked(order_id: str, seen_at) -> OrderSaga:
+def _get_or_create_locked(order_id: str, seen_at) -> OrderSaga:
+    """The order's saga, locked for this transaction; created (last event at `seen_at`) if
+    reconciliation has none yet."""
     saga = OrderSaga.objects.select_for_update().filter(order_id=order_id).first()
     if saga is None:
         # ON CONFLICT DO NOTHING: another process may create it at the same moment.

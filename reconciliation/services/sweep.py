@@ -29,7 +29,8 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from events import pipeline
-from reconciliation import clients, metrics, rules
+from events.topics import SAGA_SERVICES
+from reconciliation import clients, metrics, rules, state
 from reconciliation.models import (
     Divergence,
     DivergenceAction,
@@ -43,8 +44,6 @@ from reconciliation.models import (
 from reconciliation.services import horizon, projection, resolution
 
 logger = logging.getLogger(__name__)
-
-SERVICES = ("orders", "inventory", "payments")
 
 
 class NotAuditable(Exception):
@@ -133,7 +132,7 @@ def _sweep(triggered_by, order_ids, since, settle_seconds, yield_to_load) -> Swe
             products = state.products
             known = known or clients.ServiceState({}, {}, {}, products)
             sagas = {s.order_id: s for s in OrderSaga.objects.filter(order_id__in=chunk)}
-            views = _views(chunk, state, sagas)
+            order_views = _order_views(chunk, state, sagas)
             sweep.projection_repaired += sum(
                 projection.saga_refresh(
                     order_id=v.order_id,
@@ -142,14 +141,14 @@ def _sweep(triggered_by, order_ids, since, settle_seconds, yield_to_load) -> Swe
                     payment=v.payment,
                     current=sagas.get(v.order_id),
                 )
-                for v in views
+                for v in order_views
             )
-            findings += _order_findings(views, ctx, policies)
+            findings += _order_findings(order_views, ctx, policies)
             # Only what the rules could judge counts as audited: an order still moving is left alone.
-            settled += [v.order_id for v in views if rules.settled(v, ctx)]
+            settled += [v.order_id for v in order_views if rules.settled(v, ctx)]
         findings += _product_findings(products, ctx, policies)
         audited = {f"order {order_id}" for order_id in settled} | {f"product {p['sku']}" for p in products}
-        audited |= {f"order {order_id} events from {s}" for order_id in settled for s in SERVICES}
+        audited |= {f"order {order_id} events from {s}" for order_id in settled for s in SAGA_SERVICES}
         sweep.orders_audited, sweep.products_audited = len(wanted), len(products)
         _settle_divergences(sweep, findings, audited, policies)
     except clients.ServiceUnavailable as exc:
@@ -243,7 +242,7 @@ def _orders_to_audit(since, ctx: rules.Context) -> set[str]:
     return set(changed) | set(stuck) | set(open_ones)
 
 
-def _views(order_ids: list[str], state: clients.ServiceState, sagas: dict) -> list[rules.OrderView]:
+def _order_views(order_ids: list[str], state: clients.ServiceState, sagas: dict) -> list[rules.OrderView]:
     steps: dict[str, list[tuple[str, int]]] = {}
     for order_id, producer, sequence in SagaStep.objects.filter(saga_id__in=order_ids).values_list(
         "saga_id", "producer", "sequence"
@@ -270,9 +269,9 @@ def _saga_dict(saga: OrderSaga | None) -> dict | None:
     return data
 
 
-def _order_findings(views, ctx, policies) -> list[tuple[rules.Finding, rules.OrderView]]:
+def _order_findings(order_views, ctx, policies) -> list[tuple[rules.Finding, rules.OrderView]]:
     found = []
-    for view in views:
+    for view in order_views:
         for kind, rule in rules.ORDER_RULES.items():
             if policies[kind].enabled:
                 found.extend((f, view) for f in rule(view, ctx) if policies[f.kind].enabled)
@@ -330,8 +329,8 @@ def _settle_divergences(sweep: Sweep, findings, audited: set[str], policies) -> 
         for pk, kind, subject in open_ones.values_list("pk", "kind", "subject")
         if subject in audited and (kind, subject) not in seen
     ]
-    for divergence in Divergence.objects.filter(pk__in=gone):
-        _confirm_gone(divergence)
+    for pk in gone:
+        resolution.divergence_confirm_gone(divergence_id=pk)
         sweep.closed += 1
 
 
@@ -352,7 +351,7 @@ def _record(finding: rules.Finding, evidence: dict, now) -> tuple[Divergence, bo
     with transaction.atomic():
         divergence = (
             Divergence.objects.select_for_update()
-            .filter(kind=finding.kind, subject=finding.subject, status__in=resolution.ACTIVE)
+            .filter(kind=finding.kind, subject=finding.subject, status__in=state.ACTIVE)
             .first()
         )
         evidence = _jsonable(evidence)
@@ -381,20 +380,6 @@ def _record(finding: rules.Finding, evidence: dict, now) -> tuple[Divergence, bo
             outcome=finding.detail,
         )
     return divergence, True
-
-
-def _confirm_gone(divergence: Divergence) -> None:
-    with transaction.atomic():
-        fixed_by_system = divergence.fix_requested_at is not None and divergence.fix_automatic
-        divergence.status = Divergence.Status.AUTO_RESOLVED if fixed_by_system else Divergence.Status.RESOLVED
-        divergence.closed_at = timezone.now()
-        divergence.save(update_fields=["status", "closed_at"])
-        DivergenceAction.objects.create(
-            divergence=divergence,
-            actor=resolution.SYSTEM,
-            action=DivergenceAction.Action.CONFIRMED_GONE,
-            outcome="the audit no longer sees it" + (" after the fix" if divergence.fix_requested_at else ""),
-        )
 
 
 def _jsonable(value):

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
-from events import pipeline, schemas
+from events import pipeline
 from events.models import OutboxEvent
 from reconciliation.models import Divergence, Kind
-from reconciliation.services import projection
 from reconciliation.services.sweep import sweep_run
 from reconciliation.tests.conftest import ORDER
+from reconciliation.tests.test_projection import apply
 from reconciliation.tests.test_sweep import commands, saga_event
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_events_the_projection_has_not_consumed_yet_are_not_a_gap_and_are_not_re
         saga_event("InventoryReserved", "inventory", 1, long_ago),
         saga_event("PaymentProcessed", "payments", 1, long_ago),
     ]:
-        projection.saga_apply_event(envelope=event, payload=schemas.payload_of(event))
+        apply(event)
     behind(pipeline_measured, 600.0)
 
     run = sweep(ORDER)

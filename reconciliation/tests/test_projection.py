@@ -1,4 +1,4 @@
-"""The projection: every order's saga built from the three services' events (saga_apply_event),
+"""The projection: every order's saga built from the three services' events (saga_apply_events),
 and repaired from the services' own state (saga_refresh)."""
 
 import dataclasses
@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from prometheus_client import REGISTRY
 
 from events import schemas
@@ -87,8 +88,11 @@ def event(event_type: str, sequence: int, *, seconds: float = 0, **fields) -> En
 
 
 def apply(envelope: Envelope) -> OrderSaga:
-    """As the consumer does: the payload validated against its schema, then the handler."""
-    return projection.saga_apply_event(envelope=envelope, payload=schemas.payload_of(envelope))
+    """As the consumer does: the payload validated against its schema, then the handler (a batch
+    of one); the saga."""
+    with transaction.atomic():
+        projection.saga_apply_events([Event(envelope, schemas.payload_of(envelope))])
+    return OrderSaga.objects.get(order_id=envelope.aggregate_id)
 
 
 def sides(saga: OrderSaga) -> tuple:
@@ -106,7 +110,7 @@ def completions(outcome: str) -> float:
     )
 
 
-# --- saga_apply_event ---
+# --- saga_apply_events ---
 
 
 def test_a_completed_saga_is_projected_step_by_step():

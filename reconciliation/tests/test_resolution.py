@@ -8,7 +8,7 @@ from events.models import OutboxEvent
 from events.topics import event_topic
 from reconciliation.models import Divergence, DivergenceAction, Fix, Kind, Severity
 from reconciliation.services import resolution
-from reconciliation.services.resolution import ResolutionError
+from reconciliation.services.resolution import Refusal, ResolutionError
 from reconciliation.tests.conftest import ORDER
 
 pytestmark = pytest.mark.django_db
@@ -136,9 +136,10 @@ def test_a_fix_the_system_sends_by_itself_is_marked_automatic(make_divergence):
 def test_a_divergence_with_no_automatic_fix_is_refused_and_nothing_is_sent(make_divergence):
     diverged = make_divergence(kind=Kind.COMPLETED_UNPAID, fix=Fix.MANUAL)
 
-    with pytest.raises(ResolutionError, match="has no automatic fix"):
+    with pytest.raises(ResolutionError) as refused:
         resolution.divergence_apply_fix(divergence=diverged, actor="alice")
 
+    assert refused.value.code == Refusal.NO_AUTOMATIC_FIX
     diverged.refresh_from_db()
     assert (diverged.fix_requested_at, commands(), trail(diverged)) == (None, [], [])
 
@@ -147,9 +148,10 @@ def test_a_divergence_with_no_automatic_fix_is_refused_and_nothing_is_sent(make_
 def test_only_an_open_divergence_is_fixed(make_divergence, status):
     diverged = make_divergence(status=status)
 
-    with pytest.raises(ResolutionError, match=f"is {status}; only open ones are fixed"):
+    with pytest.raises(ResolutionError) as refused:
         resolution.divergence_apply_fix(divergence=diverged, actor="alice")
 
+    assert refused.value.code == Refusal.NOT_OPEN
     assert (commands(), trail(diverged)) == ([], [])
 
 
@@ -157,9 +159,10 @@ def test_a_fix_is_judged_on_the_divergence_as_stored_not_as_the_caller_holds_it(
     stale = make_divergence()
     Divergence.objects.filter(pk=stale.pk).update(status=Status.RESOLVED)
 
-    with pytest.raises(ResolutionError):
+    with pytest.raises(ResolutionError) as refused:
         resolution.divergence_apply_fix(divergence=stale, actor="alice")
 
+    assert refused.value.code == Refusal.NOT_OPEN
     assert commands() == []
 
 
@@ -187,9 +190,10 @@ def test_redriving_a_divergence_asks_every_service_for_its_events_of_the_order(m
 def test_a_product_divergence_has_no_saga_to_redrive(make_divergence):
     diverged = make_divergence(**PRODUCT)
 
-    with pytest.raises(ResolutionError, match="not about an order"):
+    with pytest.raises(ResolutionError) as refused:
         resolution.divergence_redrive(divergence=diverged, actor="alice")
 
+    assert refused.value.code == Refusal.NOT_AN_ORDER
     assert (commands(), trail(diverged)) == ([], [])
 
 
@@ -200,9 +204,10 @@ def test_a_product_divergence_has_no_saga_to_redrive(make_divergence):
 def test_ignoring_needs_a_reason(make_divergence, reason):
     diverged = make_divergence()
 
-    with pytest.raises(ResolutionError, match="say why it is ignored"):
+    with pytest.raises(ResolutionError) as refused:
         resolution.divergence_ignore(divergence=diverged, actor="alice", reason=reason)
 
+    assert refused.value.code == Refusal.REASON_REQUIRED
     diverged.refresh_from_db()
     assert (diverged.status, diverged.closed_at, trail(diverged)) == (Status.OPEN, None, [])
 
@@ -243,9 +248,10 @@ def test_support_marks_an_open_or_ignored_divergence_resolved(make_divergence, a
 def test_a_closed_divergence_cannot_be_closed_again(make_divergence, closed, decide):
     diverged = make_divergence(status=closed)
 
-    with pytest.raises(ResolutionError, match=f"is already {closed}"):
+    with pytest.raises(ResolutionError) as refused:
         decide(diverged)
 
+    assert refused.value.code == Refusal.ILLEGAL_TRANSITION
     assert trail(diverged) == []
 
 
@@ -298,3 +304,38 @@ def test_saga_commands_work_outside_any_transaction(act):
     act(order_id=ORDER, actor="alice")
 
     assert len(commands()) == 1
+
+
+def test_an_ignored_divergence_cannot_be_ignored_again(make_divergence):
+    diverged = make_divergence(status=Status.IGNORED)
+
+    with pytest.raises(ResolutionError) as refused:
+        resolution.divergence_ignore(divergence=diverged, actor="bob", reason="again")
+
+    assert refused.value.code == Refusal.ILLEGAL_TRANSITION
+    assert trail(diverged) == []
+
+
+# --- the audit's own closing ---
+
+
+def test_the_audit_closes_an_open_divergence_it_no_longer_sees(make_divergence):
+    diverged = make_divergence()
+
+    assert resolution.divergence_confirm_gone(divergence_id=diverged.pk) is True
+
+    diverged.refresh_from_db()
+    assert (diverged.status, diverged.closed_at is not None) == (Status.RESOLVED, True)
+    assert trail(diverged) == [(Action.CONFIRMED_GONE, resolution.SYSTEM, "the audit no longer sees it")]
+
+
+@pytest.mark.parametrize("decided", [Status.IGNORED, Status.RESOLVED])
+def test_the_audit_leaves_a_divergence_support_decided_on_since_it_was_read(make_divergence, decided):
+    diverged = make_divergence()
+    Divergence.objects.filter(pk=diverged.pk).update(status=decided)  # support, between two lines
+
+    assert resolution.divergence_confirm_gone(divergence_id=diverged.pk) is False
+
+    diverged.refresh_from_db()
+    assert diverged.status == decided
+    assert trail(diverged) == []

@@ -13,16 +13,16 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from events import schemas
 from events.envelope import Envelope
 from events.models import OutboxEvent
 from reconciliation import clients
 from reconciliation.models import Divergence, DivergenceAction, Fix, Kind, OrderSaga, Severity, Sweep
-from reconciliation.services import projection, resolution
+from reconciliation.services import resolution
 from reconciliation.services import sweep as sweep_module
 from reconciliation.services.sweep import sweep_run
 from reconciliation.tests.conftest import ORDER
 from reconciliation.tests.records import product_record
+from reconciliation.tests.test_projection import apply
 
 pytestmark = pytest.mark.django_db
 
@@ -285,7 +285,7 @@ def test_a_lost_event_is_a_gap_redriven_from_its_producer_until_the_projection_h
         saga_event("OrderCompleted", "orders", 2, long_ago),
     ]
     for event in received:
-        projection.saga_apply_event(envelope=event, payload=schemas.payload_of(event))
+        apply(event)
 
     sweep(ORDER)
 
@@ -294,7 +294,7 @@ def test_a_lost_event_is_a_gap_redriven_from_its_producer_until_the_projection_h
     assert commands() == [("RepublishEvents", ORDER)]
     assert OutboxEvent.objects.get().envelope["payload"]["services"] == ["orders"]
 
-    projection.saga_apply_event(envelope=lost, payload=schemas.payload_of(lost))
+    apply(lost)
     sweep(ORDER)
 
     assert the_divergence().status == Status.AUTO_RESOLVED
