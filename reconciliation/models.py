@@ -100,7 +100,6 @@ class Kind(models.TextChoices):
 class Severity(models.TextChoices):
     CRITICAL = "critical"
     WARNING = "warning"
-    INFO = "info"
 
 
 class Fix(models.TextChoices):

@@ -8,8 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: render to SVG in memory
 
-from django.db import connection  # noqa: E402
-from django.db.models import Count, Min  # noqa: E402
+from django.contrib import admin  # noqa: E402
 from django.shortcuts import render  # noqa: E402
 from django.utils.safestring import mark_safe  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -17,20 +16,17 @@ from matplotlib.figure import Figure  # noqa: E402
 from events import pipeline  # noqa: E402
 from events.lag import consumer_group_lag  # noqa: E402
 from events.outbox import outbox_backlog  # noqa: E402
-from reconciliation import clients  # noqa: E402
-from reconciliation.models import Divergence, Sweep  # noqa: E402
-
-SERVICES = ("orders", "inventory", "payments", "reconciliation")
+from events.topics import SERVICES  # noqa: E402
+from reconciliation import clients, selectors  # noqa: E402
+from reconciliation.models import Severity, Sweep  # noqa: E402
 
 
 def overview_view(request):
     delays = pipeline.delays()
     context = {
+        **admin.site.each_context(request),
         "title": "Reconciliation overview",
-        "open_divergences": Divergence.objects.filter(status=Divergence.Status.OPEN)
-        .values("kind", "severity")
-        .annotate(count=Count("id"), oldest=Min("first_seen_at"))
-        .order_by("severity", "kind"),
+        "open_divergences": selectors.divergences_open_by_kind(),
         "services": [_service_health(service, delays) for service in SERVICES],
         "last_sweep": Sweep.objects.order_by("-started_at").first(),
         "divergence_chart": mark_safe(_divergence_chart()),  # noqa: S308 - SVG rendered by matplotlib
@@ -58,20 +54,20 @@ def _service_health(service: str, delays: dict[str, pipeline.Delay]) -> dict:
 
 
 def _divergence_chart() -> str:
-    """Divergences detected per hour over the last day, by severity."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT date_trunc('hour', first_seen_at) AS hour, severity, count(*)"
-            " FROM reconciliation_divergence WHERE first_seen_at > now() - interval '24 hours'"
-            " GROUP BY 1, 2 ORDER BY 1"
-        )
-        rows = cursor.fetchall()
+    """Divergences detected per hour over the last day, by severity: each hour's bar spans that
+    hour (matplotlib's dates are in days, so an hour is 1/24 wide), the severities stacked."""
+    rows = selectors.divergences_per_hour(hours=24)
     figure = Figure(figsize=(8, 2.6))
     axes = figure.subplots()
-    for severity in ("critical", "warning", "info"):
+    below: dict = {}
+    for severity in Severity:
         points = [(hour, count) for hour, sev, count in rows if sev == severity]
         if points:
-            axes.bar([p[0] for p in points], [p[1] for p in points], width=0.035, label=severity)
+            hours, counts = [p[0] for p in points], [p[1] for p in points]
+            bottoms = [below.get(hour, 0) for hour in hours]
+            axes.bar(hours, counts, width=1 / 24, align="edge", bottom=bottoms, label=severity.value)
+            for hour, count in points:
+                below[hour] = below.get(hour, 0) + count
     axes.set_title("Divergences detected per hour (last 24 h)")
     axes.set_ylabel("divergences")
     if rows:
@@ -82,17 +78,7 @@ def _divergence_chart() -> str:
 
 def _completion_chart() -> str:
     """Saga completion time (created -> terminal), p50 and p99 per 5 minutes, last 6 hours."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT date_bin('5 minutes', ended_at, TIMESTAMPTZ '2000-01-01') AS bucket,"
-            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ended_at - created_at)),"
-            " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM ended_at - created_at)),"
-            " count(*)"
-            " FROM reconciliation_ordersaga"
-            " WHERE ended_at > now() - interval '6 hours' AND created_at IS NOT NULL"
-            " GROUP BY 1 ORDER BY 1"
-        )
-        rows = cursor.fetchall()
+    rows = selectors.saga_completion_percentiles(hours=6)
     figure = Figure(figsize=(8, 2.6))
     axes = figure.subplots()
     if rows:

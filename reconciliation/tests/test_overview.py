@@ -1,6 +1,13 @@
-"""The overview page shows how far behind each service's consumers are, as measured."""
+"""The overview page: how far behind each service's consumers are, as measured, and the
+divergences found per hour."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
+
+from reconciliation import selectors
+from reconciliation.models import Divergence, Severity
 
 pytestmark = pytest.mark.django_db
 
@@ -18,3 +25,25 @@ def test_the_overview_shows_each_services_consumers_delay_and_a_stalled_one(admi
     assert "<td>7.3 s</td>" in page
     # reconciliation's own consumers were never measured here
     assert page.count("<strong>not measured</strong>") == 1
+
+
+def test_the_overview_is_headed_by_the_services_own_admin_title(admin_client):
+    page = admin_client.get("/admin/reconciliation/divergence/overview/").content.decode()
+
+    assert "Reconciliation service administration" in page
+    assert "Django administration" not in page
+
+
+def test_divergences_are_counted_in_the_hour_they_were_found_by_severity(make_divergence):
+    found = timezone.now().replace(minute=40, second=0, microsecond=0) - timedelta(hours=3)
+    make_divergence(order_id="o1", severity=Severity.CRITICAL)
+    make_divergence(order_id="o2", severity=Severity.CRITICAL)
+    make_divergence(order_id="o3", severity=Severity.WARNING)
+    Divergence.objects.update(first_seen_at=found)
+    make_divergence(order_id="o4", severity=Severity.WARNING)
+    Divergence.objects.filter(order_id="o4").update(first_seen_at=found - timedelta(hours=30))
+
+    rows = selectors.divergences_per_hour(hours=24)
+
+    hour = found.replace(minute=0)
+    assert sorted(rows) == [(hour, Severity.CRITICAL, 2), (hour, Severity.WARNING, 1)]

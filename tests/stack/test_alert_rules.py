@@ -54,7 +54,7 @@ KNOWN_HISTOGRAMS = {
 KNOWN_SERIES = KNOWN_METRICS | {
     f"{histogram}_{suffix}" for histogram in KNOWN_HISTOGRAMS for suffix in ("bucket", "sum", "count")
 }
-SEVERITIES = {"critical", "warning", "info"}
+SEVERITIES = {"critical", "warning"}
 
 # PromQL words that look like metric names but are not.
 PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
