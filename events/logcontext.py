@@ -23,10 +23,6 @@ def bind(**fields):
         _fields.reset(token)
 
 
-def current() -> dict:
-    return dict(_fields.get() or {})
-
-
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for name, value in (_fields.get() or {}).items():

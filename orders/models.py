@@ -54,10 +54,6 @@ class Order(models.Model):
     def __str__(self):
         return f"order {self.order_id} ({self.status})"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.status != self.Status.PENDING
-
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")

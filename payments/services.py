@@ -357,27 +357,7 @@ def _columns(rows) -> list[list]:
     ]
 
 
-# --- one order at a time: the admin, reconciliation's commands in tests, and the tests ---
-
-
-def payment_note_order(
-    *, order_id: str, amount, currency: str, card_token: str, caused_by: Envelope
-) -> Payment:
-    """OrderCreated: remember what to charge; charge now if the stock is already held."""
-    payments_apply([Note(order_id, terms=Terms(amount, currency, card_token), caused_by=caused_by)])
-    return Payment.objects.get(order_id=order_id)
-
-
-def payment_note_stock_held(*, order_id: str, caused_by: Envelope) -> Payment:
-    """InventoryReserved: the stock is held; charge now if the order's details are known."""
-    payments_apply([Note(order_id, stock_held=True, caused_by=caused_by)])
-    return Payment.objects.get(order_id=order_id)
-
-
-def payment_settle_ended_order(*, order_id: str, reason: str, caused_by: Envelope | None) -> Payment:
-    """The order was cancelled or failed: never charge it; refund it if it was charged."""
-    payments_apply([Note(order_id, ended=reason, caused_by=caused_by)])
-    return Payment.objects.get(order_id=order_id)
+# --- support's refund, one payment at a time (the admin) ---
 
 
 def payment_refund(*, payment_id, by: str) -> Payment:
@@ -392,10 +372,3 @@ def payment_refund(*, payment_id, by: str) -> Payment:
         payments_apply([Note(payment.order_id, refund=f"refunded by {by}")])
     payment.refresh_from_db()
     return payment
-
-
-def payment_refund_for_order(*, order_id: str, reason: str, caused_by: Envelope | None) -> Payment | None:
-    """Reconciliation's repair of an order that did not complete but was charged: refund its
-    payment. No-op unless the payment is captured."""
-    payments_apply([Note(order_id, refund=f"refunded by reconciliation: {reason}", caused_by=caused_by)])
-    return Payment.objects.filter(order_id=order_id).first()

@@ -79,26 +79,6 @@ def orders_finish(outcomes: list[Outcome]) -> list[str]:
     return finished
 
 
-def order_apply_inventory_rejected(*, order_id: str, reason: str, caused_by: Envelope) -> Order | None:
-    return _finish_one(outcome_of_rejection(order_id=order_id, reason=reason, caused_by=caused_by))
-
-
-def order_apply_payment(*, order_id: str, succeeded: bool, caused_by: Envelope) -> Order | None:
-    return _finish_one(outcome_of_payment(order_id=order_id, succeeded=succeeded, caused_by=caused_by))
-
-
-def order_fail(*, order_id: str, reason: str, caused_by: Envelope | None) -> Order | None:
-    """Fail a pending order (reconciliation's fix for a stuck saga); no-op once it is terminal."""
-    return _finish_one(Outcome(order_id, Order.Status.FAILED, reason, caused_by))
-
-
-def _finish_one(outcome: Outcome) -> Order | None:
-    """One outcome (orders_finish); the order if it moved."""
-    if orders_finish([outcome]):
-        return Order.objects.get(order_id=outcome.order_id)
-    return None
-
-
 def saga_backlog() -> float | None:
     """How far behind the saga's path is, in seconds: the sum of its stages' delays, leaving out
     a stalled stage (an outage, not a backlog). None when a measurement is stale or missing."""

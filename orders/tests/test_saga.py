@@ -14,6 +14,17 @@ from orders.services import catalog, placement, saga
 pytestmark = pytest.mark.django_db
 
 
+def finish_one(outcome: saga.Outcome) -> Order | None:
+    """One outcome through orders_finish; the order if it moved."""
+    if saga.orders_finish([outcome]):
+        return Order.objects.get(order_id=outcome.order_id)
+    return None
+
+
+def apply_payment(*, order_id: str, succeeded: bool, caused_by: Envelope) -> Order | None:
+    return finish_one(saga.outcome_of_payment(order_id=order_id, succeeded=succeeded, caused_by=caused_by))
+
+
 def event(sequence=1, aggregate_id="x") -> Envelope:
     return Envelope(
         event_type="T",
@@ -35,7 +46,7 @@ def order(customer, catalog):
 
 
 def test_a_successful_payment_completes_the_order_and_publishes_it(order):
-    saga.order_apply_payment(order_id=str(order.order_id), succeeded=True, caused_by=event())
+    apply_payment(order_id=str(order.order_id), succeeded=True, caused_by=event())
 
     order.refresh_from_db()
     assert (order.status, order.version) == ("completed", 2)
@@ -43,9 +54,8 @@ def test_a_successful_payment_completes_the_order_and_publishes_it(order):
 
 
 def test_a_rejection_for_stock_fails_the_order_as_out_of_stock(order):
-    saga.order_apply_inventory_rejected(
-        order_id=str(order.order_id), reason="out_of_stock", caused_by=event()
-    )
+    order_id = str(order.order_id)
+    finish_one(saga.outcome_of_rejection(order_id=order_id, reason="out_of_stock", caused_by=event()))
 
     order.refresh_from_db()
     assert (order.status, order.failure_reason) == ("failed", "out_of_stock")
@@ -54,7 +64,7 @@ def test_a_rejection_for_stock_fails_the_order_as_out_of_stock(order):
 def test_an_event_for_a_terminal_order_is_refused_and_changes_nothing(order):
     placement.order_cancel(order_id=order.order_id)
 
-    result = saga.order_apply_payment(order_id=str(order.order_id), succeeded=True, caused_by=event())
+    result = apply_payment(order_id=str(order.order_id), succeeded=True, caused_by=event())
 
     order.refresh_from_db()
     assert result is None

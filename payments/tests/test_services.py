@@ -16,6 +16,26 @@ from payments.models import Payment
 
 pytestmark = pytest.mark.django_db
 
+
+def note_order(*, order_id: str, amount, currency: str, card_token: str, caused_by: Envelope) -> Payment:
+    """OrderCreated, one order through payments_apply."""
+    terms = services.Terms(amount, currency, card_token)
+    services.payments_apply([services.Note(order_id, terms=terms, caused_by=caused_by)])
+    return Payment.objects.get(order_id=order_id)
+
+
+def note_stock_held(*, order_id: str, caused_by: Envelope) -> Payment:
+    """InventoryReserved, one order through payments_apply."""
+    services.payments_apply([services.Note(order_id, stock_held=True, caused_by=caused_by)])
+    return Payment.objects.get(order_id=order_id)
+
+
+def settle_ended_order(*, order_id: str, reason: str, caused_by: Envelope | None) -> Payment:
+    """The order was cancelled or failed, one order through payments_apply."""
+    services.payments_apply([services.Note(order_id, ended=reason, caused_by=caused_by)])
+    return Payment.objects.get(order_id=order_id)
+
+
 TOTAL = Decimal("12.00")
 
 
@@ -33,13 +53,11 @@ def cause(order_id: str) -> Envelope:
 
 
 def order_created(order_id, card="tok_visa"):
-    services.payment_note_order(
-        order_id=order_id, amount=TOTAL, currency="EUR", card_token=card, caused_by=cause(order_id)
-    )
+    note_order(order_id=order_id, amount=TOTAL, currency="EUR", card_token=card, caused_by=cause(order_id))
 
 
 def stock_held(order_id):
-    services.payment_note_stock_held(order_id=order_id, caused_by=cause(order_id))
+    note_stock_held(order_id=order_id, caused_by=cause(order_id))
 
 
 def events(event_type: str) -> list[dict]:
@@ -79,7 +97,7 @@ def test_the_charge_happens_once_both_events_arrived_in_either_order(
 def test_the_outcome_names_the_event_that_opened_the_charge_as_its_cause(committed, order_id):
     committed(order_created, order_id)
     reserved = cause(order_id)
-    committed(services.payment_note_stock_held, order_id=order_id, caused_by=reserved)
+    committed(note_stock_held, order_id=order_id, caused_by=reserved)
 
     (processed,) = OutboxEvent.objects.filter(event_type="PaymentProcessed")
     assert processed.envelope["correlation_id"] == order_id
@@ -107,7 +125,7 @@ def test_events_arriving_again_never_charge_twice(committed, order_id, card_gate
 
 def test_an_order_that_ended_before_its_charge_is_never_charged(committed, order_id, card_gateway):
     committed(order_created, order_id)
-    committed(services.payment_settle_ended_order, order_id=order_id, reason="out_of_stock", caused_by=None)
+    committed(settle_ended_order, order_id=order_id, reason="out_of_stock", caused_by=None)
     committed(stock_held, order_id)
 
     assert payment(order_id).status == Payment.Status.VOIDED
@@ -118,7 +136,7 @@ def test_an_order_cancelled_after_its_charge_is_refunded(committed, order_id, ca
     committed(order_created, order_id)
     committed(stock_held, order_id)
 
-    committed(services.payment_settle_ended_order, order_id=order_id, reason="cancelled", caused_by=None)
+    committed(settle_ended_order, order_id=order_id, reason="cancelled", caused_by=None)
 
     refunded = payment(order_id)
     assert refunded.status == Payment.Status.REFUNDED
@@ -230,7 +248,7 @@ def test_an_order_that_ended_while_its_charge_was_in_flight_is_refunded_once_cha
 ):
     order_created(order_id)
     stock_held(order_id)  # committed, the gateway not yet asked
-    services.payment_settle_ended_order(order_id=order_id, reason="timeout", caused_by=None)
+    settle_ended_order(order_id=order_id, reason="timeout", caused_by=None)
     assert payment(order_id).status == Payment.Status.CHARGING
 
     services.payments_settle_stalled()
@@ -246,7 +264,7 @@ def test_a_refund_killed_before_the_gateway_heard_of_it_is_completed_by_the_retr
 ):
     committed(order_created, order_id)
     committed(stock_held, order_id)
-    services.payment_settle_ended_order(order_id=order_id, reason="cancelled", caused_by=None)  # killed here
+    settle_ended_order(order_id=order_id, reason="cancelled", caused_by=None)  # killed here
     assert payment(order_id).status == Payment.Status.REFUNDING
     assert card_gateway.net(order_id) == TOTAL
 
