@@ -27,6 +27,27 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ActionOnlyAdmin(ReadOnlyAdmin):
+    """A table changed only through its admin actions, each declaring the permission it needs:
+    never edited by hand, but with the model's change permission, which is what lets Django's
+    change list offer actions at all (ModelAdmin's own check)."""
+
+    def has_change_permission(self, request, obj=None):
+        return admin.ModelAdmin.has_change_permission(self, request, obj)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown with their parent (its lines, history, audit trail), every field read-only:
+    never added, edited or deleted there. A subclass names the model and its fields."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
 class PublishedFilter(admin.SimpleListFilter):
     title = "published"
     parameter_name = "published"
@@ -76,7 +97,7 @@ class InboxEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(ReadOnlyAdmin):
+class DeadLetterAdmin(ActionOnlyAdmin):
     list_display = [
         "id",
         "consumer",
@@ -94,9 +115,6 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     readonly_fields = ["message_text"]
     exclude = ["key", "value"]
     actions = ["retry", "discard"]
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("events.change_deadletter")  # the actions need it
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in DeadLetter._meta.fields if f.name not in ("key", "value")] + ["message_text"]

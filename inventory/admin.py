@@ -3,12 +3,12 @@ here is an audited stock change with its ProductUpdated event, never a raw field
 
 from django.contrib import admin, messages
 
-from events.admin import ReadOnlyAdmin
+from events.admin import ActionOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline
 from inventory import services
 from inventory.models import Product, Reservation, StockMovement
 
 
-class MovementInline(admin.TabularInline):
+class MovementInline(ReadOnlyInline):
     model = StockMovement
     fields = [
         "created_at",
@@ -21,10 +21,6 @@ class MovementInline(admin.TabularInline):
         "reason",
         "actor",
     ]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ["-id"]
 
 
@@ -65,15 +61,12 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnlyAdmin):
+class ReservationAdmin(ActionOnlyAdmin):
     list_display = ["order_id", "status", "release_reason", "version", "created_at", "updated_at"]
     list_filter = ["status", "release_reason"]
     search_fields = ["=order_id"]
     date_hierarchy = "created_at"
     actions = ["release"]
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("inventory.change_reservation")
 
     def has_release_permission(self, request):
         return request.user.has_perm("inventory.release_reservation")

@@ -3,32 +3,24 @@ as the customer's cancel; nothing here edits an order's fields by hand."""
 
 from django.contrib import admin, messages
 
-from events.admin import ReadOnlyAdmin
+from events.admin import ActionOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline
 from orders import state
 from orders.models import CatalogProduct, Order, OrderLine, OrderStatusChange
 from orders.services import placement
 
 
-class LineInline(admin.TabularInline):
+class LineInline(ReadOnlyInline):
     model = OrderLine
     fields = ["sku", "quantity", "unit_price"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
 
 
-class HistoryInline(admin.TabularInline):
+class HistoryInline(ReadOnlyInline):
     model = OrderStatusChange
     fields = ["at", "status", "reason"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(ActionOnlyAdmin):
     list_display = [
         "order_id",
         "customer",
@@ -44,9 +36,6 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     inlines = [LineInline, HistoryInline]
     actions = ["cancel"]
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("orders.change_order")
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Order._meta.fields]

@@ -3,13 +3,13 @@ own ledger is the gateway's: the simulator's is GET /_ledger (docs/card-gateway.
 
 from django.contrib import admin, messages
 
-from events.admin import ReadOnlyAdmin
+from events.admin import ActionOnlyAdmin
 from payments import services
 from payments.models import Payment
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(ActionOnlyAdmin):
     list_display = [
         "payment_id",
         "order_id",
@@ -24,9 +24,6 @@ class PaymentAdmin(ReadOnlyAdmin):
     search_fields = ["=order_id", "=payment_id", "=gateway_reference", "=refund_reference"]
     date_hierarchy = "created_at"
     actions = ["refund"]
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("payments.change_payment")
 
     def has_refund_permission(self, request):
         return request.user.has_perm("payments.refund_payment")

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from events.admin import ReadOnlyAdmin
+from events.admin import ActionOnlyAdmin, ReadOnlyInline
 from reconciliation.admin import overview
 from reconciliation.admin.filters import AgeFilter
 from reconciliation.models import Divergence, DivergenceAction
@@ -31,13 +31,9 @@ FIELDS = (
 )
 
 
-class ActionInline(admin.TabularInline):
+class ActionInline(ReadOnlyInline):
     model = DivergenceAction
     fields = ["at", "actor", "action", "outcome"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
     verbose_name_plural = "audit trail"
 
 
@@ -53,7 +49,7 @@ class IgnoreForm(forms.Form):
 
 
 @admin.register(Divergence)
-class DivergenceAdmin(ReadOnlyAdmin):
+class DivergenceAdmin(ActionOnlyAdmin):
     list_display = [
         "id",
         "kind",
@@ -85,9 +81,6 @@ class DivergenceAdmin(ReadOnlyAdmin):
         "closed_at",
     ]
     readonly_fields = fields
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("reconciliation.change_divergence")
 
     def get_urls(self):
         view = self.admin_site.admin_view(overview.overview_view)

@@ -5,19 +5,15 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from events.admin import ReadOnlyAdmin
+from events.admin import ActionOnlyAdmin, ReadOnlyInline
 from reconciliation.admin.filters import AgeFilter
 from reconciliation.models import OrderSaga, SagaStep
 from reconciliation.services import resolution
 
 
-class StepInline(admin.TabularInline):
+class StepInline(ReadOnlyInline):
     model = SagaStep
     fields = ["occurred_at", "producer", "event_type", "sequence", "received_at", "event_id"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
     verbose_name_plural = "steps (events, in the order they happened)"
 
 
@@ -39,7 +35,7 @@ class SagaStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(OrderSaga)
-class OrderSagaAdmin(ReadOnlyAdmin):
+class OrderSagaAdmin(ActionOnlyAdmin):
     list_display = [
         "order_id",
         "customer",
@@ -85,9 +81,6 @@ class OrderSagaAdmin(ReadOnlyAdmin):
         "last_event_at",
         "divergences",
     ]
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("reconciliation.change_ordersaga")
 
     @admin.display(description="created → terminal")
     def completion(self, saga):
