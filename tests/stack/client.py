@@ -2,15 +2,13 @@
 what the staff APIs say of them."""
 
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
 from functools import cache
 
-from tests.stack.conftest import ROOT, database_url, service_url, wait_until
+from bench import stack
+from tests.stack.conftest import service_url, wait_until
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -33,17 +31,8 @@ def call(method: str, url: str, body=None, token: str | None = None, headers=Non
 
 @cache
 def staff_token(service: str) -> str:
-    """The local admin's token in `service`, made with DRF's drf_create_token as an operator would."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "drf_create_token", "admin"],
-        cwd=ROOT,
-        env=os.environ
-        | {"DJANGO_SETTINGS_MODULE": f"config.settings.{service}", "DATABASE_URL": database_url(service)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.split()[2]
+    """The local admin's token in `service` (bench.stack makes it, as an operator would), once."""
+    return stack.staff_token(service)
 
 
 def customer() -> str:
