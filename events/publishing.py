@@ -77,34 +77,13 @@ _collecting: contextvars.ContextVar[list[OutboxRow] | None] = contextvars.Contex
 )
 
 
-def publish(
-    event_type: str,
-    *,
-    aggregate_type: str,
-    aggregate_id: str,
-    sequence: int,
-    payload: dict,
-    correlation_id: str | None = None,
-    caused_by: Envelope | None = None,
-    topic: str | None = None,
-) -> Envelope:
-    """Write `event_type` to the outbox, in the newest version of its schema.
-
-    `caused_by` is the event being handled, if any: the new event inherits its correlation id
-    and names it as its cause. Otherwise `correlation_id` defaults to the aggregate id.
-    """
+def publish(event_type: str, **event) -> Envelope:
+    """Write `event_type` to the outbox, in the newest version of its schema; `event` is
+    outbox_row()'s keyword arguments (aggregate_type, aggregate_id, sequence, payload, and
+    correlation_id, caused_by, topic if need be)."""
     if not transaction.get_connection().in_atomic_block:
         raise PublishOutsideTransaction(f"publish({event_type!r}) must run inside transaction.atomic()")
-    envelope, row = outbox_row(
-        event_type,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        sequence=sequence,
-        payload=payload,
-        correlation_id=correlation_id,
-        caused_by=caused_by,
-        topic=topic,
-    )
+    envelope, row = outbox_row(event_type, **event)
     collected = _collecting.get()
     if collected is not None:
         collected.append(row)
@@ -124,8 +103,13 @@ def outbox_row(
     caused_by: Envelope | None = None,
     topic: str | None = None,
 ) -> tuple[Envelope, OutboxRow]:
-    """The event's envelope and the outbox row that carries it, validated, not yet written: for a
-    caller that writes the row in a statement of its own (outbox_insert_sql(), outbox_columns())."""
+    """The event's envelope and the outbox row that carries it, validated, not yet written: for
+    publish(), and for a caller that writes the row in a statement of its own
+    (outbox_insert_sql(), outbox_columns()).
+
+    `caused_by` is the event being handled, if any: the new event inherits its correlation id
+    and names it as its cause. Otherwise `correlation_id` defaults to the aggregate id.
+    """
     version = schemas.latest_version(event_type)
     envelope = Envelope(
         event_type=event_type,

@@ -7,20 +7,13 @@ from events.admin import ActionOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline
 from inventory import services
 from inventory.models import Product, Reservation, StockMovement
 
+# What a stock movement did, in the product's inline and in the movements' own list.
+MOVEMENT = ["kind", "stock_change", "reserved_change", "stock_after", "reserved_after", "order_id"]
+
 
 class MovementInline(ReadOnlyInline):
     model = StockMovement
-    fields = [
-        "created_at",
-        "kind",
-        "stock_change",
-        "reserved_change",
-        "stock_after",
-        "reserved_after",
-        "order_id",
-        "reason",
-        "actor",
-    ]
+    fields = ["created_at", *MOVEMENT, "reason", "actor"]
     ordering = ["-id"]
 
 
@@ -91,17 +84,7 @@ class ReservationAdmin(ActionOnlyAdmin):
 
 @admin.register(StockMovement)
 class StockMovementAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "product",
-        "kind",
-        "stock_change",
-        "reserved_change",
-        "stock_after",
-        "reserved_after",
-        "order_id",
-        "actor",
-    ]
+    list_display = ["created_at", "product", *MOVEMENT, "actor"]
     list_filter = ["kind"]
     search_fields = ["=product__sku", "=order_id"]
     list_select_related = ["product"]
