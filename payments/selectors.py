@@ -1,5 +1,16 @@
 from payments.models import Payment
 
+# At most so many payments in one answer of the staff API.
+PAYMENT_LIST_MAX = 500
+
+
+def payment_list(*, order_id: str | None = None):
+    """Payments for the staff API, newest first; one order's if `order_id` is given."""
+    payments = Payment.objects.order_by("-created_at")
+    if order_id:
+        payments = payments.filter(order_id=order_id)
+    return payments
+
 
 def payment_states():
     """Payments as the reconciliation service audits them (internal API): rows, not model

@@ -1,8 +1,6 @@
 """The customer API of the orders service. Thin: validate, call a service or selector, render."""
 
 import pydantic
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
@@ -19,7 +17,7 @@ from config.throttling import ScopedRateThrottle
 from orders import selectors, state
 from orders.api.v1 import serializers
 from orders.models import Order
-from orders.services import placement
+from orders.services import customers, placement
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -49,11 +47,9 @@ class RegisterView(APIView):
         data = serializers.RegistrationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            with transaction.atomic():
-                user = get_user_model().objects.create_user(**data.validated_data)
-        except IntegrityError:
+            token = customers.customer_register(**data.validated_data)
+        except customers.UsernameTaken:
             raise ValidationError({"username": ["this username is taken"]}) from None
-        token = Token.objects.create(user=user)
         return Response({"token": token.key}, status=status.HTTP_201_CREATED)
 
 

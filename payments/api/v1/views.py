@@ -1,18 +1,13 @@
 """Payments' staff API: read payments. Thin."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.permissions import StaffModelPermissions
+from payments import selectors
+from payments.api.v1.serializers import PaymentSerializer
 from payments.models import Payment
-
-
-class PaymentSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Payment
-        fields = ["payment_id", "order_id", "status", "amount", "currency", "failure_reason", "processed_at"]
 
 
 class PaymentListView(APIView):
@@ -25,8 +20,5 @@ class PaymentListView(APIView):
         responses=PaymentSerializer(many=True),
     )
     def get(self, request):
-        payments = Payment.objects.all()
-        order_id = request.query_params.get("order_id")
-        if order_id:
-            payments = payments.filter(order_id=order_id)
-        return Response(PaymentSerializer(payments[:500], many=True).data)
+        payments = selectors.payment_list(order_id=request.query_params.get("order_id") or None)
+        return Response(PaymentSerializer(payments[: selectors.PAYMENT_LIST_MAX], many=True).data)
