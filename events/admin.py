@@ -28,12 +28,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class ActionOnlyAdmin(ReadOnlyAdmin):
-    """A table changed only through its admin actions, each declaring the permission it needs:
-    never edited by hand, but with the model's change permission, which is what lets Django's
-    change list offer actions at all (ModelAdmin's own check)."""
+    """A table changed only through its admin actions, each declaring the permission it needs.
+    The model's change permission is what lets Django's change list offer actions at all
+    (ModelAdmin's own check, asked without a row); a row's own page is read-only for everyone,
+    with no Save button: nothing on it is edited by hand."""
 
     def has_change_permission(self, request, obj=None):
-        return admin.ModelAdmin.has_change_permission(self, request, obj)
+        return obj is None and admin.ModelAdmin.has_change_permission(self, request)
 
 
 class ReadOnlyInline(admin.TabularInline):

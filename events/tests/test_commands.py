@@ -9,7 +9,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
@@ -63,11 +63,37 @@ def test_republish_outbox_refuses_a_time_that_is_not_one():
         call_command("republish_outbox", "--since", "yesterday-ish")
 
 
-def test_every_events_command_describes_itself(capsys):
-    for command in ("relay_outbox", "consume", "replay_events", "republish_outbox", "create_topics"):
-        with pytest.raises(SystemExit):
-            call_command(command, "--help")
-        assert "usage:" in capsys.readouterr().out
+# What every Django command takes; a command's own options are the rest.
+DJANGO_OPTIONS = {
+    "help",
+    "version",
+    "verbosity",
+    "settings",
+    "pythonpath",
+    "traceback",
+    "no_color",
+    "force_color",
+    "skip_checks",
+}
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["relay_outbox", "consume", "replay_events", "republish_outbox", "create_topics", "watch_pipeline"],
+)
+def test_every_events_command_describes_itself_and_its_options(capsys, command):
+    parser = load_command_class("events", command).create_parser("manage.py", command)
+    own = [a for a in parser._actions if a.dest not in DJANGO_OPTIONS and a.option_strings]
+
+    with pytest.raises(SystemExit):
+        call_command(command, "--help")
+
+    shown = " ".join(capsys.readouterr().out.split())
+    assert (parser.description or "").strip(), f"{command} says nothing of what it does"
+    assert " ".join(parser.description.split()) in shown
+    for action in own:
+        assert action.option_strings[-1] in shown
+        assert action.help, f"{command} {action.option_strings[-1]} has no help"
 
 
 GROUP_PREFIX = f"test-{uuid.uuid4().hex[:8]}-"

@@ -149,12 +149,15 @@ def test_stock_cannot_be_set_or_adjusted_below_what_is_held():
 def test_fifty_concurrent_orders_for_ten_units_reserve_exactly_ten():
     product("LAST", stock=10)
     barrier = threading.Barrier(10)
+    failures = []
 
     def place(orders):
         try:
             barrier.wait()
             for order_id in orders:
                 reserve(order_id=order_id, lines=[line("LAST", 1)], caused_by=cause(order_id))
+        except Exception as exc:  # noqa: BLE001 - reported below, in the test's own thread
+            failures.append(exc)
         finally:
             connections.close_all()
 
@@ -164,6 +167,9 @@ def test_fifty_concurrent_orders_for_ten_units_reserve_exactly_ten():
         thread.start()
     for thread in threads:
         thread.join(60)
+
+    assert not [thread for thread in threads if thread.is_alive()], "a placing thread did not finish in 60 s"
+    assert failures == []
 
     last = Product.objects.get()
     assert (last.stock_quantity, last.reserved_quantity) == (10, 10)

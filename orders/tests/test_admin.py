@@ -2,6 +2,7 @@
 view may not (and changes nothing by trying)."""
 
 import pytest
+from django.urls import reverse
 
 from events.models import OutboxEvent
 from orders.models import Order
@@ -36,3 +37,12 @@ def test_support_staff_cancel_an_order_from_the_admin(client, support_user, orde
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED
     assert OutboxEvent.objects.filter(event_type="OrderCancelled").count() == 1
+
+
+def test_an_orders_change_page_shows_its_lines_and_history_and_offers_no_save(admin_client, order):
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk]))
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "MUG" in body and "pending" in body
+    assert 'name="_save"' not in body

@@ -4,6 +4,7 @@ gateway has not answered says so."""
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.urls import reverse
 
 from events.models import OutboxEvent
 from payments.models import Payment
@@ -71,3 +72,12 @@ def test_a_refund_the_gateway_did_not_answer_is_reported_as_pending(
     assert captured.status == Payment.Status.REFUNDING
     assert "the gateway has not answered yet" in response.content.decode()
     assert card_gateway.net(captured.order_id) == captured.amount
+
+
+def test_a_payments_change_page_shows_it_and_offers_no_save(admin_client, captured):
+    page = admin_client.get(reverse("admin:payments_payment_change", args=[captured.pk]))
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert captured.order_id in body and "captured" in body
+    assert 'name="_save"' not in body

@@ -118,8 +118,8 @@ class DivergenceAdmin(ActionOnlyAdmin):
         return format_html('<table class="side-by-side"><tr><th></th>{}</tr>{}</table>', header, body)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        # Nothing to save: a divergence changes only through the actions.
-        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        # The page is read-only (ActionOnlyAdmin); its action buttons are for who may act.
+        extra_context = {**(extra_context or {}), "may_act": self.has_change_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Apply the suggested fix", permissions=["change"])

@@ -1,8 +1,11 @@
 """The support console's actions, taken through the admin's change lists as support staff and as a
 staff member who may only view: what each sends, records and says."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
+from django.urls import reverse
 from django.utils import timezone
 
 from events.models import OutboxEvent
@@ -128,3 +131,41 @@ def test_a_viewer_cannot_take_a_divergence_action(client, viewer, make_divergenc
 
     diverged.refresh_from_db()
     assert (diverged.status, diverged.fix_requested_at, commands()) == (Status.OPEN, None, [])
+
+
+def test_a_divergences_change_page_shows_its_trail_and_offers_no_save(admin_client, make_divergence):
+    diverged = make_divergence()
+    resolution.divergence_apply_fix(divergence=diverged, actor="alice")
+
+    page = admin_client.get(reverse("admin:reconciliation_divergence_change", args=[diverged.pk]))
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Audit trail" in body and "sent RefundPayment" in body
+    assert 'name="_save"' not in body
+
+
+def test_a_sagas_change_page_links_to_the_orders_divergences(admin_client):
+    page = admin_client.get(reverse("admin:reconciliation_ordersaga_change", args=[saga("pending").pk]))
+
+    assert page.status_code == 200
+    assert f"?q={ORDER}" in page.content.decode()
+
+
+def test_a_divergences_page_offers_its_actions_only_to_who_may_take_them(
+    client, viewer, support_user, make_divergence
+):
+    url = reverse("admin:reconciliation_divergence_change", args=[make_divergence().pk])
+
+    client.force_login(viewer)
+    assert "divergence-actions" not in client.get(url).content.decode()
+    client.force_login(support_user)
+    assert "apply_suggested_fix" in client.get(url).content.decode()
+
+
+def test_an_ignored_divergences_page_offers_only_to_mark_it_resolved(admin_client, make_divergence):
+    url = reverse("admin:reconciliation_divergence_change", args=[make_divergence(status=Status.IGNORED).pk])
+
+    offered = re.findall(r'<option value="(\w+)"', admin_client.get(url).content.decode())
+
+    assert offered == ["mark_resolved"]
