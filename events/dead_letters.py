@@ -22,14 +22,23 @@ logger = logging.getLogger(__name__)
 
 
 class NotRetryable(ValueError):
-    pass
+    """The letter is not one this can be done to: `code` says why ("not_retryable": a parked
+    letter, whose turn comes after its head's; "closed": retried or discarded already)."""
+
+    NOT_RETRYABLE = "not_retryable"
+    CLOSED = "closed"
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        super().__init__(message)
 
 
 def dead_letter_retry(letter: DeadLetter, *, by: str) -> Outcome:
     """Apply the dead letter's message again; on success, release what was parked behind it."""
     if letter.status not in (DeadLetter.Status.DEAD, DeadLetter.Status.WAITING):
+        code = NotRetryable.NOT_RETRYABLE if letter.is_open else NotRetryable.CLOSED
         raise NotRetryable(
-            f"dead letter {letter.pk} is {letter.status}; only dead and waiting ones can be retried"
+            code, f"dead letter {letter.pk} is {letter.status}; only dead and waiting ones can be retried"
         )
     return _retry(consumer_get(letter.consumer), letter, by)
 
@@ -75,7 +84,7 @@ def dead_letters_upgraded_retry(consumer: Consumer) -> int:
 def dead_letter_discard(letter: DeadLetter, *, by: str) -> None:
     """Give up on the dead letter's message; release what was parked behind it."""
     if not letter.is_open:
-        raise NotRetryable(f"dead letter {letter.pk} is already {letter.status}")
+        raise NotRetryable(NotRetryable.CLOSED, f"dead letter {letter.pk} is already {letter.status}")
     consumer = consumer_get(letter.consumer)
     with transaction.atomic():
         aggregate_lock(consumer, letter.aggregate_id)
@@ -107,7 +116,7 @@ def _close(letter: DeadLetter, status: DeadLetter.Status, by: str) -> None:
     try:
         dead_letter_state.close(letter, status, by=by)
     except dead_letter_state.IllegalTransition as exc:
-        raise NotRetryable(str(exc)) from exc
+        raise NotRetryable(NotRetryable.CLOSED, str(exc)) from exc
 
 
 def _message(letter: DeadLetter) -> Message:

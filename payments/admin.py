@@ -33,7 +33,7 @@ class PaymentAdmin(ActionOnlyAdmin):
         for payment in queryset:
             try:
                 services.payment_refund(payment_id=payment.payment_id, by=request.user.get_username())
-            except ValueError as exc:
+            except services.RefundRefused as exc:
                 self.message_user(request, str(exc), messages.WARNING)
                 continue
             payment.refresh_from_db()

@@ -360,14 +360,25 @@ def _columns(rows) -> list[list]:
 # --- support's refund, one payment at a time (the admin) ---
 
 
+class RefundRefused(ValueError):
+    """Support asked to refund a payment that is not captured (`code`: NOT_CAPTURED)."""
+
+    NOT_CAPTURED = "not_captured"
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        super().__init__(message)
+
+
 def payment_refund(*, payment_id, by: str) -> Payment:
     """Support's refund of a captured payment (admin): refunded once the gateway has answered,
     still refunding if it has not (the periodic retry finishes it)."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(payment_id=payment_id)
         if payment.status != Status.CAPTURED:
-            raise ValueError(
-                f"payment {payment.payment_id} is {payment.status}; only captured payments can be refunded"
+            raise RefundRefused(
+                RefundRefused.NOT_CAPTURED,
+                f"payment {payment.payment_id} is {payment.status}; only captured payments can be refunded",
             )
         payments_apply([Note(payment.order_id, refund=f"refunded by {by}")])
     payment.refresh_from_db()

@@ -3,6 +3,7 @@ orders (reservations.py). Callers use the names below."""
 
 from inventory.services.products import (
     InventoryError,
+    Refusal,
     product_recount_reserved,
     product_upsert,
     stock_adjust,
@@ -20,6 +21,7 @@ from inventory.services.reservations import (
 __all__ = [
     "Hold",
     "InventoryError",
+    "Refusal",
     "Settle",
     "product_recount_reserved",
     "product_upsert",

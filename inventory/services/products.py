@@ -2,6 +2,7 @@
 recount: each change is audited (a StockMovement) and published (ProductUpdated), in one
 transaction."""
 
+import enum
 from decimal import Decimal
 
 from django.db import transaction
@@ -10,8 +11,21 @@ from events.publishing import publish
 from inventory.models import Product, Reservation, StockMovement
 
 
+class Refusal(enum.StrEnum):
+    NEGATIVE = "negative"
+    BELOW_HELD = "below_held"
+    HELD_ABOVE_STOCK = "held_above_stock"
+    NO_RESERVATION = "no_reservation"
+    NOT_HELD = "not_held"
+
+
 class InventoryError(Exception):
-    """A requested change that the inventory's rules refuse; the message says why."""
+    """A requested change that the inventory's rules refuse: `code` (a Refusal) says which rule,
+    the message says why to a person."""
+
+    def __init__(self, code: Refusal, message: str):
+        self.code = code
+        super().__init__(message)
 
 
 def product_upsert(
@@ -19,7 +33,7 @@ def product_upsert(
 ) -> tuple[Product, bool]:
     """Create the product, or update its name, price and units on hand. Returns (product, created)."""
     if price < 0 or stock_quantity < 0:
-        raise InventoryError("price and stock_quantity cannot be negative")
+        raise InventoryError(Refusal.NEGATIVE, "price and stock_quantity cannot be negative")
     with transaction.atomic():
         product = Product.objects.select_for_update().filter(sku=sku).first()
         created = product is None
@@ -31,8 +45,9 @@ def product_upsert(
         else:
             if stock_quantity < product.reserved_quantity:
                 raise InventoryError(
+                    Refusal.BELOW_HELD,
                     f"{product.reserved_quantity} units of {sku} are held for orders; "
-                    f"stock_quantity cannot go below that"
+                    f"stock_quantity cannot go below that",
                 )
             change = stock_quantity - product.stock_quantity
             product.name, product.price, product.stock_quantity = name, price, stock_quantity
@@ -50,8 +65,9 @@ def stock_adjust(*, sku: str, delta: int, reason: str, actor: str) -> Product:
         product = Product.objects.select_for_update().get(sku=sku)
         if product.stock_quantity + delta < product.reserved_quantity:
             raise InventoryError(
+                Refusal.BELOW_HELD,
                 f"{sku} has {product.stock_quantity} on hand, {product.reserved_quantity} held for orders: "
-                f"it cannot lose {-delta}"
+                f"it cannot lose {-delta}",
             )
         product.stock_quantity += delta
         product.version += 1
@@ -79,8 +95,9 @@ def product_recount_reserved(*, sku: str, actor: str) -> Product | None:
             return product
         if actual > product.stock_quantity:
             raise InventoryError(
+                Refusal.HELD_ABOVE_STOCK,
                 f"{sku}: held reservations hold {actual} units, more than the {product.stock_quantity} "
-                f"on hand; count the stock and set it first"
+                f"on hand; count the stock and set it first",
             )
         product.reserved_quantity = actual
         product.save(update_fields=["reserved_quantity", "updated_at"])

@@ -20,7 +20,7 @@ from events.envelope import Envelope
 from events.publishing import publish
 from inventory import sql, state
 from inventory.models import Reservation, StockMovement
-from inventory.services.products import InventoryError
+from inventory.services.products import InventoryError, Refusal
 
 Status = Reservation.Status
 Kind = StockMovement.Kind
@@ -196,11 +196,12 @@ def reservation_release_by_support(*, order_id: str, actor: str) -> Reservation:
     with transaction.atomic():
         reservation = Reservation.objects.select_for_update().filter(order_id=order_id).first()
         if reservation is None:
-            raise InventoryError(f"order {order_id} has no reservation")
+            raise InventoryError(Refusal.NO_RESERVATION, f"order {order_id} has no reservation")
         if reservation.status != Status.HELD:
             raise InventoryError(
+                Refusal.NOT_HELD,
                 f"the reservation of order {order_id} is {reservation.status}: only a held one can be"
-                " released (a committed reservation's order completed, and its units shipped)"
+                " released (a committed reservation's order completed, and its units shipped)",
             )
         return reservation_release(
             order_id=order_id, reason="released by support", caused_by=None, actor=actor

@@ -4,6 +4,7 @@ from rest_framework.test import APIClient
 
 from config.middleware import NUL_REFUSED
 from inventory.api.v1.views import SKU
+from inventory.tests.test_services import cause, line, reserve
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +111,17 @@ def test_a_staff_member_who_may_add_and_change_products_edits_the_catalog(viewer
     viewer.user_permissions.add(*Permission.objects.filter(codename__in=["add_product", "change_product"]))
 
     assert as_user(viewer).put("/api/v1/products/SKU-1", PRODUCT, format="json").status_code == 201
+
+
+def test_stock_set_below_what_orders_hold_is_a_409_with_its_code_and_changes_nothing(staff):
+    staff.put("/api/v1/products/SKU-1", {"name": "Mug", "price": "9.50", "stock_quantity": 4}, format="json")
+    reserve(order_id="o1", lines=[line("SKU-1", 3)], caused_by=cause("o1"))
+
+    refused = staff.put(
+        "/api/v1/products/SKU-1", {"name": "Mug", "price": "9.50", "stock_quantity": 2}, format="json"
+    )
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "below_held"
+    assert "3 units of SKU-1 are held for orders" in refused.json()["detail"]
+    assert staff.get("/api/v1/products/SKU-1").json()["stock_quantity"] == 4

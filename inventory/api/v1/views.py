@@ -75,7 +75,7 @@ class ProductDetailView(APIView):
                 sku=sku, actor=request.user.get_username(), **data.validated_data
             )
         except services.InventoryError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            return Response({"detail": str(exc), "code": exc.code}, status=status.HTTP_409_CONFLICT)
         return Response(
             ProductOutSerializer(product).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
