@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from events.contracts.payments import CARD_TOKENS
 from events.ids import new_id
-from events.publishing import outbox_columns, outbox_row, publish
+from events.publishing import OutboxRow, outbox_columns, outbox_row, publish
 from orders import selectors, sql, state
 from orders.models import Order, OrderLine, OrderStatusChange
 
@@ -70,12 +70,7 @@ def order_place(
 ) -> PlacedOrder:
     """Place the order. With an idempotency key, the same key and request return the order first
     placed with it; the key with another request raises IdempotencyKeyReused."""
-    if payment_token not in CARD_TOKENS:
-        raise PlacementError({"payment_token": [f"unknown payment token {payment_token!r}"]})
-    prices = selectors.catalog_prices({line.sku for line in lines})
-    unknown = sorted({line.sku for line in lines} - set(prices))
-    if unknown:
-        raise PlacementError({"items": [f"unknown sku: {', '.join(unknown)}"]})
+    prices = _prices(lines, payment_token)
     order = Order(
         order_id=new_id(),
         customer=customer,
@@ -84,19 +79,39 @@ def order_place(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
-    order.created_at = order.updated_at = now = timezone.now()
+    order.created_at = order.updated_at = timezone.now()
     order_lines = [
         OrderLine(order=order, sku=line.sku, quantity=line.quantity, unit_price=prices[line.sku])
         for line in lines
     ]
-    _, created_event = outbox_row(
+    if not _insert(order, order_lines, _order_created(order, order_lines, payment_token)):
+        return _placed_before(customer, idempotency_key, fingerprint)
+    order = _as_loaded(order)
+    history = [OrderStatusChange(order=order, status=Order.Status.PENDING, reason="", at=order.created_at)]
+    return PlacedOrder(order, order_lines, history, created=True)
+
+
+def _prices(lines: list[LineIn], payment_token: str) -> dict[str, Decimal]:
+    """Each line's unit price from the catalog; PlacementError for an unknown card or product."""
+    if payment_token not in CARD_TOKENS:
+        raise PlacementError({"payment_token": [f"unknown payment token {payment_token!r}"]})
+    prices = selectors.catalog_prices({line.sku for line in lines})
+    unknown = sorted({line.sku for line in lines} - set(prices))
+    if unknown:
+        raise PlacementError({"items": [f"unknown sku: {', '.join(unknown)}"]})
+    return prices
+
+
+def _order_created(order: Order, order_lines: list[OrderLine], payment_token: str) -> OutboxRow:
+    """The outbox row of the order's OrderCreated, not written yet."""
+    _, row = outbox_row(
         "OrderCreated",
         aggregate_type="order",
         aggregate_id=str(order.order_id),
         sequence=order.version,
         payload={
             "order_id": str(order.order_id),
-            "customer_id": str(customer.pk),
+            "customer_id": str(order.customer_id),
             "lines": [
                 {"sku": x.sku, "quantity": x.quantity, "unit_price": x.unit_price} for x in order_lines
             ],
@@ -105,31 +120,42 @@ def order_place(
             "payment_token": payment_token,
         },
     )
+    return row
+
+
+def _insert(order: Order, order_lines: list[OrderLine], created_event: OutboxRow) -> bool:
+    """The order, its lines, its first history row and its event in one statement
+    (sql.ORDER_PLACE); False when the customer's idempotency key already has an order."""
+    at = order.created_at
     with connection.cursor() as cursor:
         sql.ORDER_PLACE.execute(
             cursor,
             [
                 order.order_id,
-                customer.pk,
+                order.customer_id,
                 order.total_amount,
                 order.currency,
-                idempotency_key,
-                fingerprint,
-                now,
-                now,
+                order.idempotency_key,
+                order.request_fingerprint,
+                at,
+                at,
                 [x.sku for x in order_lines],
                 [x.quantity for x in order_lines],
                 [x.unit_price for x in order_lines],
-                now,
+                at,
                 *outbox_columns([created_event]),
             ],
         )
-        placed = cursor.fetchone()
-    if placed is None:
-        return _placed_before(customer, idempotency_key, fingerprint)
-    order._state.adding, order._state.db = False, connection.alias  # it is in the database now
-    history = [OrderStatusChange(order=order, status=Order.Status.PENDING, reason="", at=now)]
-    return PlacedOrder(order, order_lines, history, created=True)
+        return cursor.fetchone() is not None
+
+
+def _as_loaded(order: Order) -> Order:
+    """The order as Django would have loaded it from the database it was just written to (its
+    values, no query), so that a later save() updates the row instead of inserting it again."""
+    names = [field.attname for field in Order._meta.concrete_fields]
+    loaded = Order.from_db(connection.alias, names, [getattr(order, name) for name in names])
+    loaded.customer = order.customer  # already at hand: no query to read it again
+    return loaded
 
 
 def _placed_before(customer, idempotency_key: str, fingerprint: str) -> PlacedOrder:
