@@ -49,27 +49,13 @@ def schedule(rng: random.Random, short: bool, scenario: str) -> list[tuple[str, 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--short", action="store_true")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--rate", type=float, default=RATE, help="orders per second during the faults")
-    parser.add_argument(
-        "--scenario",
-        choices=["all", "broker"],
-        default="all",
-        help="all: the whole schedule; broker: only one Kafka node killed (KAFKA_NODES=3)",
-    )
-    parser.add_argument("--no-docs", action="store_true", help="leave docs/reliability.md alone")
-    args = parser.parse_args(argv)
+    parser, args = _arguments(argv)
     # Stopped from outside (kill, a CI timeout): unwind like Ctrl-C, so a fault in progress is undone
     # (Kafka started again, a frozen consumer resumed) and the load stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.scenario == "broker" and faults.kafka_nodes() < 3:
         parser.error("the broker scenario needs the three-node cluster: make clean; KAFKA_NODES=3 make up")
     seed = args.seed if args.seed is not None else random.randrange(10**6)
-    rng = random.Random(seed)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = stack.ROOT / "var" / "chaos" / run_id
     out.mkdir(parents=True)
@@ -81,30 +67,7 @@ def main(argv=None) -> int:
     sampler = stack.Sampler()
     sampler.start()
     samples_path = out / "requests.csv"
-    locust = load.load_start(
-        rate=args.rate, duration=3600, fixtures=out / "fixtures.json", samples=samples_path
-    )
-    timeline, gateway = [], None
-    try:
-        gateway = faults.gateway_flaky()
-        gateway.update(name="flaky gateway", started=time.time())
-        say(f"fault: {gateway['what']}, until the load stops")
-        time.sleep(10)  # steady load before the first fault
-        for name, fault in schedule(rng, args.short, args.scenario):
-            time.sleep(rng.uniform(2, 6))  # a random moment
-            started = time.time()
-            say(f"fault: {name}")
-            outcome = fault()
-            outcome.update(name=name, started=started, ended=time.time())
-            timeline.append(outcome)
-            say(f"  {outcome['what']}")
-        time.sleep(10)  # load goes on while the stack recovers from the last fault
-    finally:
-        load.load_stop(locust)
-        faults.gateway_reset()
-    load_ended = time.time()
-    if gateway is not None:
-        timeline.insert(0, {**gateway, "ended": load_ended})
+    timeline, load_ended = _faults_under_load(args, random.Random(seed), out, samples_path)
 
     say("load stopped; waiting for the system to settle")
     converge = consistency.settle(list(fx.stock), sampler, timeout=900)
@@ -116,22 +79,7 @@ def main(argv=None) -> int:
     poison = faults.poison_discard()
     say(f"the poison messages' dead letters, discarded: {poison or 'none'}")
     during = [_placement_during(requests, f) for f in timeline]
-    kafka_down = [d for d in during if d["fault"] == "kafka_outage"]
-    invariants = {
-        "no_order_lost": check["lost"] == 0,
-        "every_order_terminal": check["consistent"]
-        or not any("not terminal" in p for p in check["problems"]),
-        "no_double_charge": check["double_charges"] == 0,
-        "every_net_charge_right_by_the_gateways_ledger": check["wrong_net_charges"] == 0,
-        "nothing_oversold": check["oversold_units"] == 0,
-        "services_agree": check["consistent"],
-        "settled": converge is not None,
-        "placement_answers_while_kafka_down": all(d["errors"] == 0 and d["placed"] > 0 for d in kafka_down),
-    }
-    if any(d["fault"] == "broker_kill" for d in during):
-        invariants["placement_uninterrupted_by_a_broker_kill"] = all(
-            d["errors"] == 0 for d in during if d["fault"] == "broker_kill"
-        )
+    invariants = _invariants(check, during, settled=converge is not None)
     result = {
         "run_id": run_id,
         "seed": seed,
@@ -157,15 +105,88 @@ def main(argv=None) -> int:
     print()
     print(markdown(result))
     if not args.short and not args.no_docs:
-        name = "chaos-last-run" if args.scenario == "all" else "chaos-broker-run"
-        docs = stack.ROOT / "docs" / "benchmarks"
-        docs.mkdir(exist_ok=True)
-        (docs / f"{name}.png").write_bytes((out / "plot.png").read_bytes())
-        report.save_json(result, docs / f"{name}.json")
-        block = "last-run" if args.scenario == "all" else "broker-run"
-        report.block_replace(DOCS, f"{markdown(result)}\n\n![the chaos run](benchmarks/{name}.png)", block)
-        say("docs/reliability.md updated")
+        _write_docs(result, out, args.scenario)
     return 0 if result["passed"] else 1
+
+
+def _arguments(argv) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--short", action="store_true")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--rate", type=float, default=RATE, help="orders per second during the faults")
+    parser.add_argument(
+        "--scenario",
+        choices=["all", "broker"],
+        default="all",
+        help="all: the whole schedule; broker: only one Kafka node killed (KAFKA_NODES=3)",
+    )
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/reliability.md alone")
+    return parser, parser.parse_args(argv)
+
+
+def _faults_under_load(args, rng: random.Random, out, samples_path) -> tuple[list[dict], float]:
+    """Start the load, make the gateway flaky for all of it, and inject the schedule's faults at
+    random moments; always stop the load and heal the gateway. The faults as they happened (the
+    gateway's first), and when the load stopped."""
+    locust = load.load_start(
+        rate=args.rate, duration=3600, fixtures=out / "fixtures.json", samples=samples_path
+    )
+    timeline, gateway = [], None
+    try:
+        gateway = faults.gateway_flaky()
+        gateway.update(name="flaky gateway", started=time.time())
+        say(f"fault: {gateway['what']}, until the load stops")
+        time.sleep(10)  # steady load before the first fault
+        for name, fault in schedule(rng, args.short, args.scenario):
+            time.sleep(rng.uniform(2, 6))  # a random moment
+            started = time.time()
+            say(f"fault: {name}")
+            outcome = fault()
+            outcome.update(name=name, started=started, ended=time.time())
+            timeline.append(outcome)
+            say(f"  {outcome['what']}")
+        time.sleep(10)  # load goes on while the stack recovers from the last fault
+    finally:
+        load.load_stop(locust)
+        faults.gateway_reset()
+    load_ended = time.time()
+    if gateway is not None:
+        timeline.insert(0, {**gateway, "ended": load_ended})
+    return timeline, load_ended
+
+
+def _invariants(check: dict, during: list[dict], *, settled: bool) -> dict[str, bool]:
+    """What must hold after any run, from the consistency check and placement during each fault."""
+    kafka_down = [d for d in during if d["fault"] == "kafka_outage"]
+    invariants = {
+        "no_order_lost": check["lost"] == 0,
+        "every_order_terminal": check["consistent"]
+        or not any("not terminal" in p for p in check["problems"]),
+        "no_double_charge": check["double_charges"] == 0,
+        "every_net_charge_right_by_the_gateways_ledger": check["wrong_net_charges"] == 0,
+        "nothing_oversold": check["oversold_units"] == 0,
+        "services_agree": check["consistent"],
+        "settled": settled,
+        "placement_answers_while_kafka_down": all(d["errors"] == 0 and d["placed"] > 0 for d in kafka_down),
+    }
+    if any(d["fault"] == "broker_kill" for d in during):
+        invariants["placement_uninterrupted_by_a_broker_kill"] = all(
+            d["errors"] == 0 for d in during if d["fault"] == "broker_kill"
+        )
+    return invariants
+
+
+def _write_docs(result: dict, out, scenario: str) -> None:
+    name = "chaos-last-run" if scenario == "all" else "chaos-broker-run"
+    docs = stack.ROOT / "docs" / "benchmarks"
+    docs.mkdir(exist_ok=True)
+    (docs / f"{name}.png").write_bytes((out / "plot.png").read_bytes())
+    report.save_json(result, docs / f"{name}.json")
+    block = "last-run" if scenario == "all" else "broker-run"
+    report.block_replace(DOCS, f"{markdown(result)}\n\n![the chaos run](benchmarks/{name}.png)", block)
+    say("docs/reliability.md updated")
 
 
 def _placement_during(requests: list[measures.Request], fault: dict) -> dict:

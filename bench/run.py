@@ -46,6 +46,25 @@ QUIET_TIMEOUT_SECONDS = 120
 
 
 def main(argv=None) -> int:
+    args = _arguments(argv)
+    run = Run(short=args.short)
+    run.references()
+    for label, rate, seconds in _plan(args, run.stretches):
+        run.stretch(label, rate, seconds)
+    if not args.short and not args.no_workers:
+        run.compare_event_workers(args.step_seconds)
+    best = _best(run.stretches)
+    if not args.short and not args.no_overload and (best or args.overload_rate):
+        # Twice what the stack sustains, for a minute: admission control must refuse what it
+        # cannot take on time, quickly, and leave the orders it took unharmed.
+        run.stretch("overload", args.overload_rate or OVERLOAD_FACTOR * best, OVERLOAD_SECONDS)
+    result = run.finish()
+    if not args.short and not args.no_docs:
+        run.write_docs(result)
+    return 0 if result["consistency"]["consistent"] else 1
+
+
+def _arguments(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -61,56 +80,70 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--overload-rate", type=float, help="the overload stretch's rate (default: twice the sustained)"
     )
-    args = parser.parse_args(argv)
-    short = args.short
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = stack.ROOT / "var" / "bench" / run_id
-    out.mkdir(parents=True)
-    began = datetime.now(UTC)
-    say(f"benchmark {run_id} ({'short' if short else 'full'} mode): results in {out}")
+    return parser.parse_args(argv)
 
-    sampler = stack.Sampler()
-    sampler.start()
-    say("waiting for the stack to be idle (no event waiting anywhere), so nothing else competes")
-    if consistency.settle([], sampler, timeout=900) is None:
-        say("  the stack is still busy after 15 minutes; the figures below are not from a quiet stack")
 
-    say("reference: PostgreSQL alone (pgbench) and Kafka alone (ProducerPerformance)")
-    refs = {
-        "postgres": reference.postgres_orders_per_second(5 if short else 20),
-        "kafka": reference.kafka_records_per_second(50_000 if short else 300_000),
-    }
-    postgres, kafka = refs["postgres"]["orders_per_second"], refs["kafka"]["records_per_second"]
-    say(f"  PostgreSQL {postgres} orders/s, Kafka {kafka:,} records/s")
+class Run:
+    """One benchmark run: its results directory, the sampler of the stack's processes, the
+    fixtures, and every stretch's requests and summary as they come."""
 
-    say("fixtures: customers and the run's products")
-    fx = fixtures.fixtures_create(run_id)
-    fixtures_path = out / "fixtures.json"
-    fx.save(fixtures_path)
+    def __init__(self, *, short: bool):
+        self.short = short
+        self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.out = stack.ROOT / "var" / "bench" / self.run_id
+        self.out.mkdir(parents=True)
+        self.began = datetime.now(UTC)
+        say(f"benchmark {self.run_id} ({'short' if short else 'full'} mode): results in {self.out}")
+        self.sampler = stack.Sampler()
+        self.sampler.start()
+        say("waiting for the stack to be idle (no event waiting anywhere), so nothing else competes")
+        if consistency.settle([], self.sampler, timeout=900) is None:
+            say("  the stack is still busy after 15 minutes; the figures below are not from a quiet stack")
+        self.refs: dict = {}
+        self.stretches: list[dict] = []
+        self.all_requests: list = []
+        self.order_ids: list[str] = []
+        self.workers = stack.event_workers()
+        self.fixtures = None
+        self.fixtures_path = self.out / "fixtures.json"
 
-    workers = stack.event_workers()
-    stretches, all_requests, order_ids = [], [], []
+    def references(self) -> None:
+        """PostgreSQL's and Kafka's own rates on this machine, then the run's fixtures."""
+        say("reference: PostgreSQL alone (pgbench) and Kafka alone (ProducerPerformance)")
+        self.refs = {
+            "postgres": reference.postgres_orders_per_second(5 if self.short else 20),
+            "kafka": reference.kafka_records_per_second(50_000 if self.short else 300_000),
+        }
+        postgres = self.refs["postgres"]["orders_per_second"]
+        kafka = self.refs["kafka"]["records_per_second"]
+        say(f"  PostgreSQL {postgres} orders/s, Kafka {kafka:,} records/s")
+        say("fixtures: customers and the run's products")
+        self.fixtures = fixtures.fixtures_create(self.run_id)
+        self.fixtures.save(self.fixtures_path)
 
-    def stretch(label: str, rate: float, seconds: float) -> None:
-        say(f"{label}: {rate:g} orders/s for {seconds:g} s ({workers} event worker(s) per service)")
-        samples_path = out / f"requests-{len(stretches)}.csv"
-        load.load_run(rate=rate, duration=seconds, fixtures=fixtures_path, samples=samples_path)
+    def stretch(self, label: str, rate: float, seconds: float) -> None:
+        """Offer `rate` orders/s for `seconds`, let the stack settle, and judge the stretch."""
+        say(f"{label}: {rate:g} orders/s for {seconds:g} s ({self.workers} event worker(s) per service)")
+        samples_path = self.out / f"requests-{len(self.stretches)}.csv"
+        load.load_run(rate=rate, duration=seconds, fixtures=self.fixtures_path, samples=samples_path)
         requests = measures.requests_read(samples_path)
-        all_requests.extend(requests)
-        order_ids.extend(r.order_id for r in requests if r.name == "place" and r.status == 202)
-        settled = consistency.settle(list(fx.stock), sampler, timeout=SETTLE_SECONDS)
+        self.all_requests.extend(requests)
+        self.order_ids.extend(r.order_id for r in requests if r.name == "place" and r.status == 202)
+        skus = list(self.fixtures.stock)
+        settled = consistency.settle(skus, self.sampler, timeout=SETTLE_SECONDS)
         drained = settled
         if settled is None:
             # Judged already (it did not keep up), but the next stretch must start from an idle
             # stack, and the completion figures must count every saga, however late it ended.
             say(f"  not settled within {SETTLE_SECONDS} s; waiting for the queues to drain")
-            more = consistency.settle(list(fx.stock), sampler, timeout=DRAIN_SECONDS)
+            more = consistency.settle(skus, self.sampler, timeout=DRAIN_SECONDS)
             drained = None if more is None else SETTLE_SECONDS + more
+        samples = self.sampler.samples
         summary = measures.stretch_summary(
-            rate=rate, duration=seconds, requests=requests, samples=sampler.samples, settled_after=drained
+            rate=rate, duration=seconds, requests=requests, samples=samples, settled_after=drained
         )
         summary["label"] = label
-        summary["event_workers"] = workers
+        summary["event_workers"] = self.workers
         summary["settled_after_s"] = None if settled is None else round(settled, 1)
         summary["drained_after_s"] = None if drained is None else round(drained, 1)
         summary["sustained"] = _kept_up(summary) and settled is not None
@@ -119,68 +152,65 @@ def main(argv=None) -> int:
             summary["overload"] = overload.overload_summary(
                 requests=requests,
                 summary=summary,
-                max_sustained=_best(stretches),
+                max_sustained=_best(self.stretches),
                 bound_s=float(stack.setting("orders", "ORDERS_ADMISSION_MAX_WAIT_SECONDS")),
             )
             summary["sustained"] = all(summary["overload"]["holds"].values())
-        stretches.append(summary)
+        self.stretches.append(summary)
         say("  " + _line(summary))
 
-    for label, rate, seconds in _plan(args, stretches):
-        stretch(label, rate, seconds)
-
-    if not short and not args.no_workers:
-        # The same stretch with one and with two event workers per service, one after the other, at
-        # the brief's rate: what a second worker buys and costs there. (At the edge of what the
-        # machine sustains, 240 orders/s on 2026-11-30, neither kept up: the comparison said only
-        # that both were saturated.)
+    def compare_event_workers(self, seconds: float) -> None:
+        """The same stretch with one and with two event workers per service, one after the other,
+        at the brief's rate: what a second worker buys and costs there. (At the edge of what the
+        machine sustains, 240 orders/s on 2026-11-30, neither kept up: the comparison said only
+        that both were saturated.) The stack is left with the workers it had."""
         for count in WORKER_COUNTS:
             say(f"event workers: {count} per service")
-            workers = stack.event_workers(count)
+            self.workers = stack.event_workers(count)
             # The restart's own work (every process importing Django, consumers joining their
             # groups) is not the stretch's: wait until the stack idles again.
-            if not _quiet(sampler):
-                say(f"  the stack did not idle within {QUIET_TIMEOUT_SECONDS} s of the restart")
-            stretch(f"{count} worker{'s' if count > 1 else ''}", STAGE_1_RATE, args.step_seconds)
-        workers = stack.event_workers(stretches[0]["event_workers"])
+            self._idle_after_restart()
+            self.stretch(f"{count} worker{'s' if count > 1 else ''}", STAGE_1_RATE, seconds)
+        self.workers = stack.event_workers(self.stretches[0]["event_workers"])
         # The overload stretch, like the others, starts from an idle stack, not from event workers
         # still joining their groups: the door counts a stage that is not moving as an outage and
         # takes every order through it (20261202T054935Z's overload began so: completion p99 17 s).
-        if not _quiet(sampler):
-            say(f"  the stack did not idle within {QUIET_TIMEOUT_SECONDS} s of the restart")
+        self._idle_after_restart()
 
-    best = _best(stretches)
-    if not short and not args.no_overload and (best or args.overload_rate):
-        # Twice what the stack sustains, for a minute: admission control must refuse what it
-        # cannot take on time, quickly, and leave the orders it took unharmed.
-        stretch("overload", args.overload_rate or OVERLOAD_FACTOR * best, OVERLOAD_SECONDS)
+    def finish(self) -> dict:
+        """Settle, check consistency, and save and print the run's result."""
+        say("settling, then checking consistency")
+        converge = consistency.settle(list(self.fixtures.stock), self.sampler, timeout=300)
+        self.sampler.stop()
+        check = consistency.check(accepted=self.order_ids, stock=self.fixtures.stock, since=self.began)
+        check["converge_seconds"] = None if converge is None else round(converge, 1)
+        result = {
+            "run_id": self.run_id,
+            "mode": "short" if self.short else "full",
+            "machine": report.machine(),
+            "reference": self.refs,
+            "stretches": self.stretches,
+            "max_sustained_per_second": _best(self.stretches),
+            "consistency": check,
+        }
+        report.save_json(result, self.out / "result.json")
+        title = f"make bench {self.run_id}"
+        report.plot(self.all_requests, self.sampler.samples, self.out / "plot.png", title)
+        print()
+        print(report.markdown(result))
+        return result
 
-    say("settling, then checking consistency")
-    converge = consistency.settle(list(fx.stock), sampler, timeout=300)
-    sampler.stop()
-    check = consistency.check(accepted=order_ids, stock=fx.stock, since=began)
-    check["converge_seconds"] = None if converge is None else round(converge, 1)
-    result = {
-        "run_id": run_id,
-        "mode": "short" if short else "full",
-        "machine": report.machine(),
-        "reference": refs,
-        "stretches": stretches,
-        "max_sustained_per_second": _best(stretches),
-        "consistency": check,
-    }
-    report.save_json(result, out / "result.json")
-    report.plot(all_requests, sampler.samples, out / "plot.png", f"make bench {run_id}")
-    print()
-    print(report.markdown(result))
-    if not short and not args.no_docs:
+    def write_docs(self, result: dict) -> None:
         docs = stack.ROOT / "docs" / "benchmarks"
         docs.mkdir(exist_ok=True)
-        shutil.copy(out / "result.json", docs / "last-run.json")
-        shutil.copy(out / "plot.png", docs / "last-run.png")
+        shutil.copy(self.out / "result.json", docs / "last-run.json")
+        shutil.copy(self.out / "plot.png", docs / "last-run.png")
         report.docs_update(result, docs / "last-run.png")
         say("docs/benchmarks.md and docs/benchmarks/last-run.{json,png} updated")
-    return 0 if check["consistent"] else 1
+
+    def _idle_after_restart(self) -> None:
+        if not _quiet(self.sampler):
+            say(f"  the stack did not idle within {QUIET_TIMEOUT_SECONDS} s of the restart")
 
 
 def _plan(args, stretches: list[dict]):
