@@ -1,5 +1,6 @@
 from django.db import connection
 
+from events.contracts.state import ProductRecord, ReservationRecord
 from inventory.models import Product, Reservation
 
 
@@ -16,15 +17,16 @@ STATE_FIELDS = ("order_id", "status", "release_reason", "lines", "version", "cre
 
 def reservation_states():
     """Reservations as the reconciliation service audits them (internal API): rows, not model
-    instances (the sweep reads thousands a minute), each as reservation_state_as_dict() answers it."""
+    instances (the sweep reads thousands a minute), each as reservation_record() answers it."""
     return Reservation.objects.values(*STATE_FIELDS)
 
 
-def reservation_state_as_dict(row: dict) -> dict:
-    return {field: row[field] for field in STATE_FIELDS}
+def reservation_record(row: dict) -> ReservationRecord:
+    """A row of reservation_states() as the internal API's contract (events/contracts/state.py)."""
+    return ReservationRecord(**row)
 
 
-def stock_states() -> list[dict]:
+def stock_states() -> list[ProductRecord]:
     """Every product's stock: on hand, the reserved counter, and the units its held reservations
     actually hold (which the counter must equal)."""
     with connection.cursor() as cursor:
@@ -43,12 +45,8 @@ def stock_states() -> list[dict]:
         )
         rows = cursor.fetchall()
     return [
-        {
-            "sku": sku,
-            "stock_quantity": stock,
-            "reserved_quantity": reserved,
-            "held_quantity": held,
-            "version": v,
-        }
+        ProductRecord(
+            sku=sku, stock_quantity=stock, reserved_quantity=reserved, held_quantity=held, version=v
+        )
         for sku, stock, reserved, held, v in rows
     ]

@@ -1,5 +1,6 @@
 from django.db import connection
 
+from events.contracts.state import OrderRecord
 from orders import sql
 from orders.models import CatalogProduct, Order
 
@@ -52,17 +53,16 @@ def order_states():
     )
 
 
-def order_state_as_dict(row: dict) -> dict:
-    return {
-        "order_id": str(row["order_id"]),
-        # The customer's id, as OrderCreated's customer_id says it: reconciliation keys a
-        # customer by that one id, whether it learns the order from an event or from this.
-        "customer": str(row["customer_id"]),
-        "status": row["status"],
-        "failure_reason": row["failure_reason"],
-        "total_amount": str(row["total_amount"]),
-        "currency": row["currency"],
-        "version": row["version"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
+def order_record(row: dict) -> OrderRecord:
+    """A row of order_states() as the internal API's contract (events/contracts/state.py)."""
+    return OrderRecord(
+        order_id=str(row["order_id"]),
+        customer=str(row["customer_id"]),
+        status=row["status"],
+        failure_reason=row["failure_reason"],
+        total_amount=row["total_amount"],
+        currency=row["currency"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

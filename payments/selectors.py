@@ -1,3 +1,4 @@
+from events.contracts.state import PaymentRecord
 from payments.models import Payment
 
 # At most so many payments in one answer of the staff API.
@@ -28,9 +29,6 @@ def payment_states():
     )
 
 
-def payment_state_as_dict(row: dict) -> dict:
-    return {
-        **row,
-        "payment_id": str(row["payment_id"]),
-        "amount": None if row["amount"] is None else str(row["amount"]),
-    }
+def payment_record(row: dict) -> PaymentRecord:
+    """A row of payment_states() as the internal API's contract (events/contracts/state.py)."""
+    return PaymentRecord(**{**row, "payment_id": str(row["payment_id"])})

@@ -3,12 +3,13 @@
 
 from dataclasses import dataclass
 
+import pydantic
 import requests
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from config.service_auth import service_authorization
+from events.contracts.state import OrderRecord, PaymentRecord, ProductRecord, ReservationRecord
 
 CHUNK = 500
 # The records one answer of a window holds (config/internal_api.py allows up to 20,000): small
@@ -23,14 +24,15 @@ class ServiceUnavailable(Exception):
 
 @dataclass
 class ServiceState:
-    orders: dict[str, dict]
-    reservations: dict[str, dict]
-    payments: dict[str, dict]
-    products: list[dict]
+    orders: dict[str, OrderRecord]
+    reservations: dict[str, ReservationRecord]
+    payments: dict[str, PaymentRecord]
+    products: list[ProductRecord]
 
 
-# Each service's records of orders, by what its internal API answers them under.
+# Each service's records of orders, by what its internal API answers them under, and their model.
 RECORDS = {"orders": "orders", "inventory": "reservations", "payments": "payments"}
+MODELS = {"orders": OrderRecord, "reservations": ReservationRecord, "payments": PaymentRecord}
 
 
 def state_of_orders(order_ids: list[str], *, known: ServiceState | None = None) -> ServiceState:
@@ -49,9 +51,9 @@ def state_of_orders(order_ids: list[str], *, known: ServiceState | None = None) 
             answer = _call(
                 "POST", service, "state", {"order_ids": chunk, "products": with_products and number == 0}
             )
-            records.update({r["order_id"]: _typed(r) for r in answer[field]})
+            records.update({r["order_id"]: _typed(field, r) for r in answer[field]})
             if with_products and number == 0:
-                state.products = answer["products"]
+                state.products = _products(answer)
         setattr(state, field, records)
     return state
 
@@ -73,9 +75,9 @@ def state_changed_since(since, until=None, *, between_pages=None) -> ServiceStat
             query["products"] = service == "inventory" and not state.products
             answer = _call("POST", service, "state", query)
             page = answer[field]
-            records.update((r["order_id"], _typed(r)) for r in page)
+            records.update((r["order_id"], _typed(field, r)) for r in page)
             if query["products"]:
-                state.products = answer["products"]
+                state.products = _products(answer)
             if len(page) < WINDOW_PAGE:
                 break
             if between_pages:
@@ -89,9 +91,22 @@ def backlog(service: str) -> dict:
     return _call("GET", service, "backlog")
 
 
-def _typed(record: dict) -> dict:
-    """Times back to datetimes; decimals stay strings (the rules compare them as Decimal)."""
-    return {k: parse_datetime(v) if k.endswith("_at") and v else v for k, v in record.items()}
+def _typed(field: str, record: dict):
+    """A record of the answer as the contract's model (events/contracts/state.py); one that does
+    not hold to it is the service's fault, and no audit can be made of it."""
+    try:
+        return MODELS[field].model_validate(record)
+    except pydantic.ValidationError as exc:
+        raise ServiceUnavailable(f"{field}: a record that breaks the internal API's contract: {exc}") from exc
+
+
+def _products(answer: dict) -> list[ProductRecord]:
+    try:
+        return [ProductRecord.model_validate(product) for product in answer["products"]]
+    except pydantic.ValidationError as exc:
+        raise ServiceUnavailable(
+            f"products: a record that breaks the internal API's contract: {exc}"
+        ) from exc
 
 
 @retry(

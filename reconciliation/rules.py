@@ -2,7 +2,8 @@
 it, and says what diverges, how badly, and what would fix it.
 
 A rule is a plain function of plain data, so each is tested on its own. The data are the
-services' answers from their internal APIs (dicts), read by the sweep:
+services' answers from their internal APIs, as the contract's records
+(events/contracts/state.py), read by the sweep:
 
     OrderView(order_id, order, reservation, payment, saga, steps)
 
@@ -14,8 +15,8 @@ taken for divergence. The stuck-order rule has its own SLA, counted from the hor
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 
+from events.contracts.state import OrderRecord, PaymentRecord, ProductRecord, ReservationRecord
 from events.topics import SAGA_SERVICES
 from reconciliation.models import Fix, Kind, Severity
 
@@ -25,24 +26,23 @@ ENDED = ("failed", "cancelled")
 @dataclass(frozen=True)
 class OrderView:
     order_id: str
-    order: dict | None
-    reservation: dict | None
-    payment: dict | None
+    order: OrderRecord | None
+    reservation: ReservationRecord | None
+    payment: PaymentRecord | None
     # The projection's row (as a dict) and its steps: [(producer, sequence)].
     saga: dict | None = None
     steps: list[tuple[str, int]] = field(default_factory=list)
 
     def last_change(self) -> datetime | None:
-        times = [r["updated_at"] for r in (self.order, self.reservation, self.payment) if r]
+        times = [r.updated_at for r in (self.order, self.reservation, self.payment) if r]
         if self.saga and self.saga.get("last_event_at"):
             times.append(self.saga["last_event_at"])
         return max(times) if times else None
 
     def evidence(self) -> dict:
+        sides = {"orders": self.order, "inventory": self.reservation, "payments": self.payment}
         return {
-            "orders": self.order,
-            "inventory": self.reservation,
-            "payments": self.payment,
+            **{side: record.model_dump() if record else None for side, record in sides.items()},
             "projection": self.saga,
         }
 
@@ -81,9 +81,9 @@ def _order_subject(view: OrderView) -> str:
 
 def _entities(view: OrderView, *sides: str) -> list[dict]:
     ids = {
-        "orders": ("order", view.order and view.order["order_id"]),
-        "inventory": ("reservation", view.reservation and view.reservation["order_id"]),
-        "payments": ("payment", view.payment and view.payment["payment_id"]),
+        "orders": ("order", view.order and view.order.order_id),
+        "inventory": ("reservation", view.reservation and view.reservation.order_id),
+        "payments": ("payment", view.payment and view.payment.payment_id),
     }
     return [{"service": s, "type": ids[s][0], "id": ids[s][1]} for s in sides if ids[s][1]]
 
@@ -96,10 +96,10 @@ def settled(view: OrderView, ctx: Context) -> bool:
 def completed_unpaid(view: OrderView, ctx: Context) -> list[Finding]:
     """An order completed with no captured payment, or one whose amount differs from its total."""
     order, payment = view.order, view.payment
-    if not order or order["status"] != "completed" or not settled(view, ctx):
+    if not order or order.status != "completed" or not settled(view, ctx):
         return []
-    if not payment or payment["status"] != "captured":
-        state = payment["status"] if payment else "no payment"
+    if not payment or payment.status != "captured":
+        state = payment.status if payment else "no payment"
         return [
             Finding(
                 Kind.COMPLETED_UNPAID,
@@ -111,13 +111,13 @@ def completed_unpaid(view: OrderView, ctx: Context) -> list[Finding]:
                 _entities(view, "orders", "payments"),
             )
         ]
-    if Decimal(payment["amount"]) != Decimal(order["total_amount"]):
+    if payment.amount != order.total_amount:
         return [
             Finding(
                 Kind.AMOUNT_MISMATCH,
                 Severity.CRITICAL,
                 _order_subject(view),
-                f"payment captured {payment['amount']} for an order of {order['total_amount']}",
+                f"payment captured {payment.amount} for an order of {order.total_amount}",
                 Fix.MANUAL,
                 view.order_id,
                 _entities(view, "orders", "payments"),
@@ -129,7 +129,7 @@ def completed_unpaid(view: OrderView, ctx: Context) -> list[Finding]:
 def charged_not_completed(view: OrderView, ctx: Context) -> list[Finding]:
     """A payment captured for an order that failed or was cancelled: refund it."""
     order, payment = view.order, view.payment
-    if not payment or payment["status"] != "captured" or not order or order["status"] not in ENDED:
+    if not payment or payment.status != "captured" or not order or order.status not in ENDED:
         return []
     if not settled(view, ctx):
         return []
@@ -138,7 +138,7 @@ def charged_not_completed(view: OrderView, ctx: Context) -> list[Finding]:
             Kind.CHARGED_NOT_COMPLETED,
             Severity.CRITICAL,
             _order_subject(view),
-            f"payment of {payment['amount']} is captured but the order is {order['status']}",
+            f"payment of {payment.amount} is captured but the order is {order.status}",
             Fix.REFUND_PAYMENT,
             view.order_id,
             _entities(view, "orders", "payments"),
@@ -149,7 +149,7 @@ def charged_not_completed(view: OrderView, ctx: Context) -> list[Finding]:
 def held_for_ended_order(view: OrderView, ctx: Context) -> list[Finding]:
     """Stock still held for an order that failed or was cancelled: release it."""
     order, reservation = view.order, view.reservation
-    if not reservation or reservation["status"] != "held" or not order or order["status"] not in ENDED:
+    if not reservation or reservation.status != "held" or not order or order.status not in ENDED:
         return []
     if not settled(view, ctx):
         return []
@@ -158,7 +158,7 @@ def held_for_ended_order(view: OrderView, ctx: Context) -> list[Finding]:
             Kind.HELD_FOR_ENDED_ORDER,
             Severity.WARNING,
             _order_subject(view),
-            f"reservation is held but the order is {order['status']}",
+            f"reservation is held but the order is {order.status}",
             Fix.RELEASE_RESERVATION,
             view.order_id,
             _entities(view, "orders", "inventory"),
@@ -172,21 +172,21 @@ def reservation_vs_order(view: OrderView, ctx: Context) -> list[Finding]:
     order, reservation = view.order, view.reservation
     if not order or not settled(view, ctx):
         return []
-    status = reservation["status"] if reservation else None
-    if status == "committed" and order["status"] != "completed":
-        fix = Fix.RELEASE_RESERVATION if order["status"] in ENDED else Fix.REDRIVE
+    status = reservation.status if reservation else None
+    if status == "committed" and order.status != "completed":
+        fix = Fix.RELEASE_RESERVATION if order.status in ENDED else Fix.REDRIVE
         return [
             Finding(
                 Kind.COMMITTED_NOT_COMPLETED,
                 Severity.WARNING,
                 _order_subject(view),
-                f"reservation is committed (stock shipped) but the order is {order['status']}",
+                f"reservation is committed (stock shipped) but the order is {order.status}",
                 fix,
                 view.order_id,
                 _entities(view, "orders", "inventory"),
             )
         ]
-    if order["status"] == "completed" and status != "committed":
+    if order.status == "completed" and status != "committed":
         fix = Fix.COMMIT_RESERVATION if status == "held" else Fix.MANUAL
         return [
             Finding(
@@ -208,19 +208,19 @@ def stuck_order(view: OrderView, ctx: Context) -> list[Finding]:
     # Pending past its SLA counted from the horizon: an order behind a backlog is late, not stuck.
     if (
         not order
-        or order["status"] != "pending"
-        or (ctx.horizon or ctx.now) - order["created_at"] < ctx.pending_sla
+        or order.status != "pending"
+        or (ctx.horizon or ctx.now) - order.created_at < ctx.pending_sla
     ):
         return []
-    age = int((ctx.now - order["created_at"]).total_seconds())
+    age = int((ctx.now - order.created_at).total_seconds())
     return [
         Finding(
             Kind.STUCK_ORDER,
             Severity.WARNING,
             _order_subject(view),
             f"order has been pending for {age} s (SLA {int(ctx.pending_sla.total_seconds())} s); "
-            f"reservation {view.reservation['status'] if view.reservation else 'missing'}, "
-            f"payment {view.payment['status'] if view.payment else 'missing'}",
+            f"reservation {view.reservation.status if view.reservation else 'missing'}, "
+            f"payment {view.payment.status if view.payment else 'missing'}",
             Fix.FAIL_ORDER,
             view.order_id,
             _entities(view, *SAGA_SERVICES),
@@ -265,19 +265,19 @@ def event_gap(view: OrderView, ctx: Context) -> list[Finding]:
 def _published_version(view: OrderView, producer: str) -> int:
     """The version of the order's aggregate in `producer` that its last event carried."""
     record = {"orders": view.order, "inventory": view.reservation, "payments": view.payment}.get(producer)
-    if not record or (producer == "payments" and record["status"] in ("pending", "charging", "voided")):
+    if not record or (producer == "payments" and record.status in ("pending", "charging", "voided")):
         return 0  # a payment not yet charged published nothing (nor does voiding one)
-    return record["version"]
+    return record.version
 
 
-def stock(product: dict, ctx: Context) -> list[Finding]:
+def stock(product: ProductRecord, ctx: Context) -> list[Finding]:
     """A product's stock: never below zero, never more reserved than on hand, and its reserved
     counter equal to what its held reservations hold."""
     sku, on_hand, reserved, held = (
-        product["sku"],
-        product["stock_quantity"],
-        product["reserved_quantity"],
-        product["held_quantity"],
+        product.sku,
+        product.stock_quantity,
+        product.reserved_quantity,
+        product.held_quantity,
     )
     subject = f"product {sku}"
     entities = [{"service": "inventory", "type": "product", "id": sku}]

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from events.consumers import Event
+from events.contracts.state import OrderRecord, PaymentRecord, ReservationRecord
 from events.envelope import Envelope
 from reconciliation import metrics, sql
 from reconciliation.models import OrderSaga
@@ -148,9 +149,9 @@ def _saga_columns(folds: dict[str, _Fold]) -> list[list]:
 def saga_refresh(
     *,
     order_id: str,
-    order: dict | None,
-    reservation: dict | None,
-    payment: dict | None,
+    order: OrderRecord | None,
+    reservation: ReservationRecord | None,
+    payment: PaymentRecord | None,
     current: OrderSaga | None = None,
 ) -> bool:
     """Bring the projection up to the services' own state of an order, side by side, where the
@@ -162,7 +163,7 @@ def saga_refresh(
     sides = {
         side: (record, status)
         for side, record, status in (
-            ("order", order, order and order["status"]),
+            ("order", order, order and order.status),
             ("reservation", reservation, reservation and _reservation_status(reservation)),
             ("payment", payment, payment and _payment_status(payment)),
         )
@@ -189,18 +190,18 @@ def _take_newer(saga: OrderSaga, sides: dict) -> bool:
     """Set each side of `saga` the services hold a newer version of; whether any was set."""
     changed = False
     for side, (record, status) in sides.items():
-        version = record["version"]
+        version = record.version
         if version > getattr(saga, f"{side}_version") or (
             version == getattr(saga, f"{side}_version") and status != getattr(saga, f"{side}_status")
         ):
             setattr(saga, f"{side}_status", status)
             setattr(saga, f"{side}_version", version)
             if side == "payment":
-                saga.payment_amount = record["amount"]
+                saga.payment_amount = record.amount
             changed = True
         if side == "order" and saga.created_at is None:
-            saga.created_at, saga.customer = record["created_at"], record["customer"]
-            saga.total_amount, saga.currency = record["total_amount"], record["currency"]
+            saga.created_at, saga.customer = record.created_at, record.customer
+            saga.total_amount, saga.currency = record.total_amount, record.currency
             changed = True
     return changed
 
@@ -210,19 +211,19 @@ def _take_newer(saga: OrderSaga, sides: dict) -> bool:
 UNPUBLISHED_PAYMENT_STATUSES = ("pending", "charging", "voided")
 
 
-def _payment_status(payment: dict) -> str:
+def _payment_status(payment: PaymentRecord) -> str:
     """The payment's status as its last event told it: a refund in flight (refunding) is still
     the capture its PaymentProcessed announced until PaymentRefunded."""
-    return "captured" if payment["status"] == "refunding" else payment["status"]
+    return "captured" if payment.status == "refunding" else payment.status
 
 
-def _reservation_status(reservation: dict) -> str:
-    if reservation["status"] == "released" and reservation["release_reason"] in (
+def _reservation_status(reservation: ReservationRecord) -> str:
+    if reservation.status == "released" and reservation.release_reason in (
         "out_of_stock",
         "unknown_product",
     ):
         return "rejected"
-    return reservation["status"]
+    return reservation.status
 
 
 def _side_and_status(envelope: Envelope, payload) -> tuple[str, str]:

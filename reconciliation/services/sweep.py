@@ -147,7 +147,7 @@ def _sweep(triggered_by, order_ids, since, settle_seconds, yield_to_load) -> Swe
             # Only what the rules could judge counts as audited: an order still moving is left alone.
             settled += [v.order_id for v in order_views if rules.settled(v, ctx)]
         findings += _product_findings(products, ctx, policies)
-        audited = {f"order {order_id}" for order_id in settled} | {f"product {p['sku']}" for p in products}
+        audited = {f"order {order_id}" for order_id in settled} | {f"product {p.sku}" for p in products}
         audited |= {f"order {order_id} events from {s}" for order_id in settled for s in SAGA_SERVICES}
         sweep.orders_audited, sweep.products_audited = len(wanted), len(products)
         _settle_divergences(sweep, findings, audited, policies)

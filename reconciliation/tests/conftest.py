@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from events import pipeline
+from events.contracts.state import OrderRecord, PaymentRecord, ProductRecord, ReservationRecord
 from reconciliation import clients
 from reconciliation.models import Divergence, Fix, Kind, RulePolicy, Severity
 from reconciliation.services import horizon
@@ -63,16 +64,16 @@ def policy(db):
 
 
 class FakeServices:
-    """The orders, inventory and payments internal APIs, answering from dicts.
+    """The orders, inventory and payments internal APIs, answering from the contract's records.
 
     `down` names a service that does not answer; `asked` records what the sweep asked for.
     """
 
     def __init__(self):
-        self.orders: dict[str, dict] = {}
-        self.reservations: dict[str, dict] = {}
-        self.payments: dict[str, dict] = {}
-        self.products: list[dict] = []
+        self.orders: dict[str, OrderRecord] = {}
+        self.reservations: dict[str, ReservationRecord] = {}
+        self.payments: dict[str, PaymentRecord] = {}
+        self.products: list[ProductRecord] = []
         self.down = ""
         self.asked: list[tuple] = []
         # Seconds each service's oldest unpublished outbox event has waited.
@@ -106,7 +107,7 @@ class FakeServices:
         self._answer()
 
         def changed(records):
-            return {i: r for i, r in records.items() if r["updated_at"] >= since}
+            return {i: r for i, r in records.items() if r.updated_at >= since}
 
         return clients.ServiceState(
             changed(self.orders), changed(self.reservations), changed(self.payments), list(self.products)

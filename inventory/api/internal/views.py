@@ -8,7 +8,7 @@ from inventory import selectors
 class InventoryStateView(StateView):
     def state(self, query: dict) -> dict:
         reservations = window(selectors.reservation_states(), query)
-        state = {"reservations": [selectors.reservation_state_as_dict(r) for r in reservations]}
+        state = {"reservations": [selectors.reservation_record(r).as_json() for r in reservations]}
         if query["products"]:
-            state["products"] = selectors.stock_states()
+            state["products"] = [product.as_json() for product in selectors.stock_states()]
         return state

@@ -11,7 +11,7 @@ class OrderStateView(StateView):
         if "order_ids" in query:
             query = {**query, "order_ids": [i for i in query["order_ids"] if _is_uuid(i)]}
         orders = window(selectors.order_states(), query)
-        return {"orders": [selectors.order_state_as_dict(order) for order in orders]}
+        return {"orders": [selectors.order_record(order).as_json() for order in orders]}
 
 
 def _is_uuid(value: str) -> bool:

@@ -7,4 +7,4 @@ from payments import selectors
 class PaymentStateView(StateView):
     def state(self, query: dict) -> dict:
         payments = window(selectors.payment_states(), query)
-        return {"payments": [selectors.payment_state_as_dict(p) for p in payments]}
+        return {"payments": [selectors.payment_record(p).as_json() for p in payments]}
