@@ -30,9 +30,14 @@ class ServiceState:
     products: list[ProductRecord]
 
 
-# Each service's records of orders, by what its internal API answers them under, and their model.
+# Each service's records of orders, by what its internal API answers them under; each kind's model.
 RECORDS = {"orders": "orders", "inventory": "reservations", "payments": "payments"}
-MODELS = {"orders": OrderRecord, "reservations": ReservationRecord, "payments": PaymentRecord}
+MODELS = {
+    "orders": OrderRecord,
+    "reservations": ReservationRecord,
+    "payments": PaymentRecord,
+    "products": ProductRecord,
+}
 
 
 def state_of_orders(order_ids: list[str], *, known: ServiceState | None = None) -> ServiceState:
@@ -92,8 +97,8 @@ def backlog(service: str) -> dict:
 
 
 def _typed(field: str, record: dict):
-    """A record of the answer as the contract's model (events/contracts/state.py); one that does
-    not hold to it is the service's fault, and no audit can be made of it."""
+    """A record of the answer (under `field`) as the contract's model (events/contracts/state.py);
+    one that does not hold to it is the service's fault, and no audit can be made of it."""
     try:
         return MODELS[field].model_validate(record)
     except pydantic.ValidationError as exc:
@@ -101,12 +106,7 @@ def _typed(field: str, record: dict):
 
 
 def _products(answer: dict) -> list[ProductRecord]:
-    try:
-        return [ProductRecord.model_validate(product) for product in answer["products"]]
-    except pydantic.ValidationError as exc:
-        raise ServiceUnavailable(
-            f"products: a record that breaks the internal API's contract: {exc}"
-        ) from exc
+    return [_typed("products", product) for product in answer["products"]]
 
 
 @retry(

@@ -13,3 +13,11 @@ def admin_action(client, user, obj, action: str, *, data: dict | None = None, **
         {"action": action, "_selected_action": [obj.pk], **(data or {})},
         **kwargs,
     )
+
+
+def change_page(client, obj) -> str:
+    """The admin page of `obj` as `client` sees it (it must render): its HTML."""
+    meta = obj._meta
+    page = client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk]))
+    assert page.status_code == 200
+    return page.content.decode()

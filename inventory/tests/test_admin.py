@@ -2,11 +2,10 @@
 staff have it, a staff member who may only view does not (and releases nothing by trying)."""
 
 import pytest
-from django.urls import reverse
 
 from inventory.models import Product, Reservation
 from inventory.tests.test_services import cause, commit, line, product, reserve
-from tests.admin_actions import admin_action
+from tests.admin_actions import admin_action, change_page
 
 pytestmark = pytest.mark.django_db
 
@@ -52,17 +51,13 @@ def test_a_committed_reservation_is_not_released_from_the_admin(client, support_
 
 
 def test_a_reservations_change_page_shows_it_and_offers_no_save(admin_client, held):
-    page = admin_client.get(reverse("admin:inventory_reservation_change", args=[held.pk]))
+    body = change_page(admin_client, held)
 
-    assert page.status_code == 200
-    body = page.content.decode()
     assert "o1" in body and "held" in body
     assert 'name="_save"' not in body
 
 
 def test_a_products_change_page_shows_its_movements(admin_client, held):
-    page = admin_client.get(reverse("admin:inventory_product_change", args=["A"]))
+    body = change_page(admin_client, Product.objects.get(sku="A"))
 
-    assert page.status_code == 200
-    body = page.content.decode()
     assert "reserve" in body and "o1" in body  # the hold, in the movements inline

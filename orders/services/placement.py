@@ -149,11 +149,13 @@ def _insert(order: Order, order_lines: list[OrderLine], created_event: OutboxRow
         return cursor.fetchone() is not None
 
 
+_ORDER_COLUMNS = [field.attname for field in Order._meta.concrete_fields]
+
+
 def _as_loaded(order: Order) -> Order:
     """The order as Django would have loaded it from the database it was just written to (its
     values, no query), so that a later save() updates the row instead of inserting it again."""
-    names = [field.attname for field in Order._meta.concrete_fields]
-    loaded = Order.from_db(connection.alias, names, [getattr(order, name) for name in names])
+    loaded = Order.from_db(connection.alias, _ORDER_COLUMNS, [getattr(order, n) for n in _ORDER_COLUMNS])
     loaded.customer = order.customer  # already at hand: no query to read it again
     return loaded
 

@@ -2,11 +2,10 @@
 view may not (and changes nothing by trying)."""
 
 import pytest
-from django.urls import reverse
 
 from events.models import OutboxEvent
 from orders.models import Order
-from tests.admin_actions import admin_action
+from tests.admin_actions import admin_action, change_page
 
 pytestmark = pytest.mark.django_db
 
@@ -40,9 +39,7 @@ def test_support_staff_cancel_an_order_from_the_admin(client, support_user, orde
 
 
 def test_an_orders_change_page_shows_its_lines_and_history_and_offers_no_save(admin_client, order):
-    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk]))
+    body = change_page(admin_client, order)
 
-    assert page.status_code == 200
-    body = page.content.decode()
     assert "MUG" in body and "pending" in body
     assert 'name="_save"' not in body

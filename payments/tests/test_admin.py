@@ -4,12 +4,11 @@ gateway has not answered says so."""
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.urls import reverse
 
 from events.models import OutboxEvent
 from payments.models import Payment
 from payments.tests.test_services import order_created, stock_held
-from tests.admin_actions import admin_action
+from tests.admin_actions import admin_action, change_page
 
 pytestmark = pytest.mark.django_db
 
@@ -75,9 +74,7 @@ def test_a_refund_the_gateway_did_not_answer_is_reported_as_pending(
 
 
 def test_a_payments_change_page_shows_it_and_offers_no_save(admin_client, captured):
-    page = admin_client.get(reverse("admin:payments_payment_change", args=[captured.pk]))
+    body = change_page(admin_client, captured)
 
-    assert page.status_code == 200
-    body = page.content.decode()
     assert captured.order_id in body and "captured" in body
     assert 'name="_save"' not in body
