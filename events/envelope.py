@@ -14,6 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from events import bounded_json
 from events.ids import new_id
 
 
@@ -35,6 +36,11 @@ class EnvelopeError(ValueError):
 # PostgreSQL text or jsonb can) is unreadable here, rather than an error in those tables' inserts.
 MAX_TEXT = 100
 MAX_INTEGER = 2**63 - 1
+# What a message may be before it is parsed: the broker's default message.max.bytes, and a depth
+# well past any event's (an order's lines are four levels down) and far short of Python's
+# recursion limit, which a deeper document would reach in the parser or in any walk after it.
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -109,13 +115,15 @@ class Envelope:
         if raw is None:
             raise EnvelopeError("empty message")
         try:
-            data = json.loads(raw)
+            data = bounded_json.loads(raw, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
+        except (bounded_json.TooLarge, bounded_json.TooDeep) as exc:
+            raise EnvelopeError(f"too big to read: {exc}") from exc
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise EnvelopeError(f"not JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise EnvelopeError("not a JSON object")
         # JSON can carry a NUL only as the escape \u0000: one bytes search, and a walk only then.
-        if (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw and _holds_nul(data):
+        if (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw and bounded_json.holds_nul(data):
             raise EnvelopeError("it holds a NUL character (\\u0000), which PostgreSQL cannot store")
         return cls.from_dict(data)
 
@@ -145,13 +153,3 @@ def _shown(value) -> str:
     """A value for an error message, short (repr writes a NUL as \\x00: the message is stored)."""
     text = repr(value)
     return text if len(text) <= 120 else f"{text[:120]}... ({len(text)} characters)"
-
-
-def _holds_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False

@@ -5,7 +5,9 @@ process_batch() applies a poll batch in one transaction. For each message, in or
    header when it has one (without parsing the message), by its envelope otherwise.
 2. If an earlier event of the same aggregate (the message key) is dead-lettered for this
    consumer, the message is parked behind it: not applied out of order.
-3. Unreadable messages and payloads that fail their schema are dead-lettered at once.
+3. Unreadable messages and payloads that fail their schema are dead-lettered at once: whatever
+   reading one message raises (a bound of events/envelope.py, or any exception at all) is that
+   message's outcome, never the consumer's, so no message can stop a consumer.
 Then the batch's events are recorded in the inbox with one multi-row insert (consumer + event
 id, unique), which says which of them are new: a redelivered event finds itself there and
 changes nothing. The new ones go to their batch handlers (events/consumers.py), which apply
@@ -161,6 +163,10 @@ def _prepare(consumer: Consumer, message: Message, parked: set[str]) -> _Ready |
     except EnvelopeError as exc:
         dead_letter(consumer, message, DeadLetter.Status.DEAD, f"unreadable message: {exc}", 1)
         return Outcome.DEAD
+    except Exception as exc:  # noqa: BLE001 - whatever one message's bytes raise is that message's fault
+        logger.exception("reading a message raised")
+        dead_letter(consumer, message, DeadLetter.Status.DEAD, f"unreadable message: {_named(exc)}", 1)
+        return Outcome.DEAD
     if envelope.event_type not in consumer.handlers:
         return Outcome.SKIPPED
     try:
@@ -173,7 +179,17 @@ def _prepare(consumer: Consumer, message: Message, parked: set[str]) -> _Ready |
     except schemas.SchemaError as exc:
         dead_letter(consumer, message, DeadLetter.Status.DEAD, str(exc), 1, envelope)
         return Outcome.DEAD
+    except Exception as exc:  # noqa: BLE001 - as above: a payload no schema can validate
+        logger.exception("validating a payload raised")
+        dead_letter(consumer, message, DeadLetter.Status.DEAD, f"invalid payload: {_named(exc)}", 1, envelope)
+        return Outcome.DEAD
     return _Ready(message, Event(envelope, payload))
+
+
+def _named(exc: BaseException) -> str:
+    """An exception for a dead letter's error: its type and its message, cut short."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 500 else f"{text[:500]}..."
 
 
 def _apply_alone(consumer: Consumer, ready: _Ready) -> Outcome:
@@ -323,7 +339,7 @@ def _park(consumer: Consumer, message: Message) -> bool:
                 return True  # redelivered (the offset was never committed): it keeps its place in line
             try:  # for the people who will look at it: what it is, if it can be read
                 envelope = Envelope.from_json(message.value)
-            except EnvelopeError:
+            except Exception:  # noqa: BLE001 - unreadable, it is parked all the same
                 envelope = None
             reason = "parked behind an earlier dead letter of the same aggregate"
             dead_letter(consumer, message, DeadLetter.Status.PARKED, reason, 0, envelope)

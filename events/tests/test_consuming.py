@@ -102,6 +102,32 @@ def test_a_poison_message_is_dead_lettered_and_the_consumer_carries_on(topic):
     assert on_dead_letter_topic.value() == b"this is not an event"
 
 
+def test_a_message_nested_100000_deep_is_dead_lettered_and_the_consumer_carries_on(topic):
+    # given: 200 kB of [[[...]]] inside a well-formed envelope, which Python's parser cannot read
+    # without a RecursionError, between good events of another account and after one of its own
+    support.open_account("a")
+    support.open_account("b")
+    deep = (
+        credited("a", 2, 100)
+        .to_json()
+        .replace(b'"memo":"test"', b'"memo":' + b"[" * 100_000 + b"]" * 100_000)
+    )
+    support.produce(topic, credited("a", 1, 100), (b"a", deep), credited("b", 1, 50), credited("b", 2, 70))
+    consumer = support.ledger_consumer(topic)
+
+    # when: the consumer's loop (it raises out of the thread if the message stops it)
+    with support.consumer_thread(consumer):
+        wait_until(lambda: caught_up(consumer, topic), timeout=30, message="the consumer to catch up")
+
+    # then: the deep message is a dead letter with its reason; every other event was applied
+    assert account("a") == (100, 1)
+    assert account("b") == (120, 2)
+    (letter,) = DeadLetter.objects.filter(consumer=consumer.name)
+    assert letter.status == DeadLetter.Status.DEAD
+    assert letter.error.startswith("unreadable message: too big to read: it is nested more than")
+    assert bytes(letter.value) == deep
+
+
 def test_a_failing_handler_is_retried_then_dead_lettered_and_its_later_events_parked(topic):
     # given: no account "x" yet, so every credit to it fails
     support.produce(topic, credited("x", 1, 100), credited("x", 2, 200))
