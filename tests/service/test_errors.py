@@ -3,14 +3,18 @@ a NUL character in a URL refused before it can reach the database, and a databas
 answer reported as a 503 to retry (config/middleware.py)."""
 
 import json
+import re
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 from django.test import RequestFactory
 
 from config import errors
 from config.middleware import DATABASE_UNAVAILABLE, NUL_REFUSED, DatabaseUnavailableMiddleware
+from config.parsers import HOLDS_NUL, TOO_DEEP
+from config.service_auth import service_authorization
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +107,51 @@ def test_other_errors_and_pages_outside_the_api_are_left_to_django():
 
 def test_every_service_runs_the_database_unavailable_middleware():
     assert "config.middleware.DatabaseUnavailableMiddleware" in settings.MIDDLEWARE
+
+
+def json_operations(client):
+    """(method, path) of every operation that takes a JSON body, its path parameters filled in."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" in operation:
+                yield method, re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path)
+
+
+def authorised(client, path: str) -> dict:
+    """The headers that take a request to `path` past authentication and permissions: a service's
+    key for the internal API, a superuser's session for the rest."""
+    if path.startswith("/internal/"):
+        return {"HTTP_AUTHORIZATION": service_authorization(next(iter(settings.INTERNAL_API_KEYS)))}
+    client.force_login(get_user_model().objects.create_superuser("root", password="x" * 20))
+    return {}
+
+
+HOSTILE_BODIES = {
+    "nested-100000": (b"[" * 100_000 + b"]" * 100_000, TOO_DEEP),
+    "nested-33-in-an-object": (b'{"items": ' + b"[" * 33 + b"]" * 33 + b"}", TOO_DEEP),
+    "nul-in-a-string": (
+        b'{"items": [{"sku": "MUG\\u0000", "quantity": 1}], "order_ids": ["a\\u0000"]}',
+        HOLDS_NUL,
+    ),
+    "nul-in-a-key": (b'{"\\u0000": 1}', HOLDS_NUL),
+}
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_BODIES)
+def test_every_json_endpoint_answers_a_hostile_body_with_a_400_that_says_why(client, hostile):
+    # given: every operation of this service that reads a JSON body, called as someone allowed to
+    body, reason = HOSTILE_BODIES[hostile]
+    endpoints = list(json_operations(client))
+    assert endpoints
+
+    for method, path in endpoints:
+        headers = authorised(client, path)
+
+        # when
+        response = getattr(client, method)(path, data=body, content_type="application/json", **headers)
+
+        # then
+        assert response.status_code == 400, (method, path, response.status_code, response.content[:200])
+        assert response.json()["detail"] == reason, (method, path)
+        get_user_model().objects.filter(username="root").delete()
