@@ -25,6 +25,7 @@ runs, in one sorted order, so that two workers of one service never deadlock.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pydantic
 from django.conf import settings
@@ -45,6 +46,16 @@ class Event:
 Handler = Callable[[list[Event]], None]
 
 
+class Handoff(Protocol):
+    """Work a consumer's handlers hand off to finish after their batch, outside the loop: calls
+    to something slow, whose intents the batch committed (payments/dispatch.py). The loop pauses
+    its partitions while full() says so, and close()s it when it stops."""
+
+    def full(self) -> bool: ...
+
+    def close(self, timeout: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class Consumer:
     name: str
@@ -58,6 +69,9 @@ class Consumer:
     # False where the handlers' own writes make a redelivered event change nothing (each event
     # recorded under its unique id, last write wins by version): no inbox row is written.
     inbox: bool = True
+    # Called once by the consumer's loop as it starts: the process's Handoff, if the handlers
+    # hand work off (they find it there; outside the loop, they do that work inline).
+    handoff: Callable[[], Handoff] | None = None
 
 
 def consumers() -> dict[str, Consumer]:

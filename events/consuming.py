@@ -17,6 +17,7 @@ memory (events/parked.py).
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -45,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 # How long a new assignment may wait on the broker for its starting offsets (_on_assign).
 ASSIGN_TIMEOUT_SECONDS = 10
+# How long a stopping loop lets its handoff finish the calls it has in flight.
+HANDOFF_CLOSE_SECONDS = 10
+# How often a paused loop looks whether its handoff has room again (and serves the group).
+PAUSED_POLL_SECONDS = 0.02
 
 
 class TooManyErrors(RuntimeError):
@@ -101,19 +106,43 @@ class ConsumerLoop:
         )
         logger.info("consumer %s reading %s", self.consumer.name, ", ".join(self.consumer.topics))
         self._retry_upgraded()
+        handoff = self.consumer.handoff() if self.consumer.handoff else None
         try:
             while not self.stop.is_set():
+                if handoff is not None and handoff.full():
+                    self._pause_while_full(handoff)
+                    continue
                 # Block for one message, then take what is already fetched: consume() alone would
                 # wait out its whole timeout for a full batch, adding that much latency to each event.
                 first = self._kafka.poll(self.poll_timeout)
                 if first is not None:
                     self._run_batch([first, *self._kafka.consume(self.batch_size - 1, timeout=0)])
         finally:
+            if handoff is not None:
+                handoff.close(HANDOFF_CLOSE_SECONDS)  # what it holds stays in the database
             self._kafka.close()  # commits the stored offsets; leaves the group at once
             self._parked.close()
             if self._producer is not None:
                 self._producer.flush(10)
             logger.info("consumer %s stopped", self.consumer.name)
+
+    def _pause_while_full(self, handoff) -> None:
+        """Take no message until the handoff has room: the partitions are paused (the group keeps
+        them, and polling goes on serving rebalances), then resumed where they stood."""
+        self._kafka.pause(self._kafka.assignment())
+        started = time.monotonic()
+        try:
+            while handoff.full() and not self.stop.is_set():
+                message = self._kafka.poll(PAUSED_POLL_SECONDS)
+                if message is not None:  # from a partition assigned while paused: pause it too,
+                    self._kafka.pause(self._kafka.assignment())  # and back to this message
+                    if not message.error():
+                        self._kafka.seek(
+                            TopicPartition(message.topic(), message.partition(), message.offset())
+                        )
+        finally:
+            self._kafka.resume(self._kafka.assignment())
+            metrics.CONSUMER_PAUSED_SECONDS.labels(self.consumer.name).inc(time.monotonic() - started)
 
     def _retry_upgraded(self) -> None:
         """Apply the letters that waited for this code to read their version (an upgrade)."""

@@ -58,6 +58,12 @@ BATCHES_SPLIT = Counter(
     "Batches rolled back because a handler failed, then applied message by message.",
     ["consumer"],
 )
+CONSUMER_PAUSED_SECONDS = Counter(
+    "events_consumer_paused_seconds_total",
+    "Seconds a consumer's loop spent with its partitions paused, waiting for work its handlers "
+    "handed off (a payments consumer's calls to the card gateway) to drain: backpressure.",
+    ["consumer"],
+)
 HANDLER_RETRIES = Counter(
     "events_handler_retries_total", "Handler attempts retried.", ["consumer", "event_type"]
 )

@@ -3,11 +3,14 @@
 from events import republish
 from events.consumers import Consumer
 from events.topics import event_topic
-from payments import services
+from payments import dispatch, services
 
 
 def on_order_news(events):
-    services.payments_apply([_note(e) for e in events])
+    # In the consumer's loop, the intents' calls are in flight while it reads on; anywhere else
+    # (a dead letter retried from the admin, a replay), they are made before this returns.
+    dispatcher = dispatch.current()
+    services.payments_apply([_note(e) for e in events], dispatch=dispatcher.submit if dispatcher else None)
 
 
 def _note(event) -> services.Note:
@@ -37,4 +40,5 @@ CONSUMER = Consumer(
         "RefundPayment": on_order_news,
         "RepublishEvents": republish.on_republish_events,
     },
+    handoff=dispatch.dispatcher,
 )

@@ -10,17 +10,19 @@ rollback, crash or timeout can charge twice or lose a charge:
    none yet, every payment locked in order_id order, each note applied in memory, then one write.
    A payment that is to be charged or refunded becomes an intent (charging, refunding); nothing
    is sent to the gateway yet.
-2. Once that transaction commits, payments_settle() calls the gateway for those intents, outside
-   any transaction and several at once, each with the key derived from its order
-   (payments/state.py).
-3. It records each answer in a second transaction (the payment locked again and still the same
-   intent), with its event through the outbox. A call without an answer leaves the intent; the
-   periodic payments_settle_stalled() sends it again, with the same key.
+2. Once that transaction commits, the intents are sent to the gateway outside any transaction,
+   each with the key derived from its order (payments/state.py): by the caller's `dispatch`
+   (the consumer's: payments/dispatch.py, calls in flight while the consumer reads on), or here
+   and now, several at once (an admin action, the periodic retry).
+3. Each answer is recorded in a second transaction (the payment locked again and still the same
+   intent), with its event through the outbox: payments_record(). A call without an answer
+   leaves the intent; the periodic payments_settle_stalled() sends it again, with the same key.
 """
 
 import functools
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -87,19 +89,51 @@ class _Row:
     attempted_at: object
 
 
-def payments_apply(notes: list[Note]) -> None:
-    """Apply `notes` in their order (in the caller's transaction, or one of its own); the
-    gateway is called for the intents they open once that transaction has committed."""
+@dataclass(frozen=True)
+class Intent:
+    """A charge or refund committed and not yet answered: what a call to the gateway needs, and
+    the event that opened it (the cause of the event that records its outcome)."""
+
+    order_id: str
+    status: str  # charging or refunding: the answer is recorded only while the payment still is
+    amount: Decimal | None
+    currency: str
+    card_token: str
+    gateway_reference: str
+    caused_by: Envelope | None = None
+
+    @classmethod
+    def of(cls, payment, caused_by: Envelope | None = None) -> "Intent":
+        """The intent of `payment` (a Payment, or a row as PAYMENTS_LOCK reads it)."""
+        return cls(
+            payment.order_id,
+            payment.status,
+            payment.amount,
+            payment.currency,
+            payment.card_token,
+            payment.gateway_reference,
+            caused_by,
+        )
+
+
+Dispatch = Callable[[list[Intent]], None]
+
+
+def payments_apply(notes: list[Note], *, dispatch: Dispatch | None = None) -> None:
+    """Apply `notes` in their order (in the caller's transaction, or one of its own); once that
+    transaction has committed, the intents they opened go to `dispatch`, or are settled here and
+    now when there is none (payments_settle_intents)."""
     if not notes:
         return
     with transaction.atomic(savepoint=False):
         changed = _locked_apply(sorted({note.order_id for note in notes if not note.refund}), notes)
-        intents = [p.order_id for p in changed if p.status in state.INTENTS]
-        if intents:
+        if any(p.status in state.INTENTS for p in changed):
             # The event that opened each intent is the cause of the event that records its outcome.
             causes = {note.order_id: note.caused_by for note in notes if note.caused_by is not None}
-            causes = {order_id: causes[order_id] for order_id in intents if order_id in causes}
-            transaction.on_commit(functools.partial(payments_settle, intents, causes), robust=True)
+            intents = [Intent.of(p, causes.get(p.order_id)) for p in changed if p.status in state.INTENTS]
+            transaction.on_commit(
+                functools.partial(dispatch or payments_settle_intents, intents), robust=True
+            )
 
 
 def _locked_apply(new: list[str], notes: list[Note]) -> list[_Row]:
@@ -170,7 +204,7 @@ def _compensate(payment: _Row, note: Note) -> bool:
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Answer:
     """What the gateway said to one intent: a charge's result, a refund's reference, or
     nothing (`unknown`: no answer; the intent stays for another attempt)."""
 
@@ -181,32 +215,48 @@ class _Answer:
 
 def payments_settle(order_ids: list[str], causes: dict[str, Envelope] | None = None) -> int:
     """Send the open intents among `order_ids` to the gateway and record its answers; how many
-    were settled. `causes` names the event that opened an intent, as the cause of the event that
-    records its outcome. A charge answered for an order that ended meanwhile opens its refund,
-    sent in the next round."""
+    were settled. `causes` names the event that opened an intent."""
     causes = causes or {}
+    intents = Payment.objects.filter(order_id__in=order_ids, status__in=state.INTENTS)
+    return payments_settle_intents([Intent.of(p, causes.get(p.order_id)) for p in intents])
+
+
+def payments_settle_intents(intents: list[Intent]) -> int:
+    """Send `intents` to the gateway, several at once, and record the answers; how many were
+    settled. A charge answered for an order that ended meanwhile opens its refund, sent in the
+    next round."""
     settled = 0
     for _round in range(2):
-        intents = list(Payment.objects.filter(order_id__in=order_ids, status__in=state.INTENTS))
         if not intents:
             break
-        answers = _ask(intents)
-        with transaction.atomic(), outbox_batch(), connection.cursor() as cursor:
-            payments = _lock(cursor, sorted(answers))
-            recorded = [
-                payments[order_id]
-                for order_id, (status, answer) in sorted(answers.items())
-                if order_id in payments
-                and payments[order_id].status == status
-                and _record(payments[order_id], answer, causes.get(order_id))
-            ]
-            if recorded:
-                sql.PAYMENTS_WRITE.execute(cursor, _columns(recorded))
-        settled += sum(1 for _, answer in answers.values() if not answer.unknown)
-        order_ids = [p.order_id for p in recorded if p.status == Status.REFUNDING]
-        if not order_ids:
-            break
+        answered = _ask(intents)
+        intents = payments_record(answered)
+        settled += sum(1 for _, answer in answered if not answer.unknown)
     return settled
+
+
+def payments_record(answered: list[tuple[Intent, Answer]]) -> list[Intent]:
+    """Record the gateway's answers, in one transaction with their events; the intents they
+    opened (the refund of a charge for an order that ended while it was in flight). An answer
+    for a payment that is no longer the intent it answers (another attempt recorded it first)
+    changes nothing."""
+    with transaction.atomic(), outbox_batch(), connection.cursor() as cursor:
+        answers = {intent.order_id: (intent, answer) for intent, answer in answered}
+        payments = _lock(cursor, sorted(answers))
+        recorded = [
+            payments[order_id]
+            for order_id, (intent, answer) in sorted(answers.items())
+            if order_id in payments
+            and payments[order_id].status == intent.status
+            and _record(payments[order_id], answer, intent.caused_by)
+        ]
+        if recorded:
+            sql.PAYMENTS_WRITE.execute(cursor, _columns(recorded))
+    return [
+        Intent.of(p, answers[p.order_id][0].caused_by)
+        for p in recorded
+        if p.status == Status.REFUNDING and answers[p.order_id][0].status == Status.CHARGING
+    ]
 
 
 def payments_settle_stalled(*, limit: int = 500) -> int:
@@ -222,17 +272,17 @@ def payments_settle_stalled(*, limit: int = 500) -> int:
     return payments_settle(stalled) if stalled else 0
 
 
-def _ask(intents: list[Payment]) -> dict[str, tuple[str, _Answer]]:
+def _ask(intents: list[Intent]) -> list[tuple[Intent, Answer]]:
     """Each intent's answer from the gateway, several calls at once. Once as many calls in a
     row as go out at once have gone unanswered, the rest are not sent: a gateway that has
     stopped answering is not asked hundreds more times by one batch (the periodic retry tries
     again later), while the odd timeout among answers stops nothing."""
     lock, unanswered = threading.Lock(), [0]
 
-    def ask(payment: Payment) -> _Answer:
+    def ask(intent: Intent) -> Answer:
         if unanswered[0] >= settings.PAYMENTS_GATEWAY_CONCURRENCY:
-            return _Answer(unknown="not sent: the gateway had stopped answering")
-        answer = _call(payment)
+            return Answer(unknown="not sent: the gateway had stopped answering")
+        answer = intent_send(intent)
         with lock:
             unanswered[0] = unanswered[0] + 1 if answer.unknown else 0
         return answer
@@ -241,10 +291,10 @@ def _ask(intents: list[Payment]) -> dict[str, tuple[str, _Answer]]:
         calls = _executor(settings.PAYMENTS_GATEWAY_CONCURRENCY).map(ask, intents)
     else:
         calls = map(ask, intents)
-    return {p.order_id: (p.status, answer) for p, answer in zip(intents, calls, strict=True)}
+    return list(zip(intents, calls, strict=True))
 
 
-def _call(payment: Payment) -> _Answer:
+def intent_send(payment: Intent) -> Answer:
     """One intent sent to the gateway: tried again at once, with its key, after a transient
     failure (a retried call that had been performed gets the gateway's kept answer)."""
     kind = "charge" if payment.status == Status.CHARGING else "refund"
@@ -258,7 +308,7 @@ def _call(payment: Payment) -> _Answer:
         for attempt in retrying:
             with attempt, metrics.GATEWAY_SECONDS.labels(kind).time():
                 if kind == "charge":
-                    return _Answer(
+                    return Answer(
                         charge=gateway().charge(
                             idempotency_key=state.charge_key(payment.order_id),
                             order_id=payment.order_id,
@@ -267,7 +317,7 @@ def _call(payment: Payment) -> _Answer:
                             card_token=payment.card_token,
                         )
                     )
-                return _Answer(
+                return Answer(
                     refund=gateway().refund(
                         idempotency_key=state.refund_key(payment.order_id),
                         order_id=payment.order_id,
@@ -279,7 +329,7 @@ def _call(payment: Payment) -> _Answer:
         metrics.GATEWAY_UNANSWERED.labels(kind, outcome).inc()
         log = logger.warning if outcome == "unavailable" else logger.error
         log("%s of order %s left for another attempt: %s", kind, payment.order_id, exc)
-        return _Answer(unknown=str(exc))
+        return Answer(unknown=str(exc))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -290,7 +340,7 @@ def _executor(concurrency: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(concurrency, thread_name_prefix="gateway")
 
 
-def _record(payment: _Row, answer: _Answer, caused_by: Envelope | None) -> bool:
+def _record(payment: _Row, answer: Answer, caused_by: Envelope | None) -> bool:
     """Record the gateway's answer on `payment` (locked, still the intent it answers); whether
     anything changed."""
     if answer.unknown:

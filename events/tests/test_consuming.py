@@ -2,6 +2,7 @@
 
 import dataclasses
 import signal
+import threading
 
 import pytest
 from django.test import override_settings
@@ -473,3 +474,42 @@ def test_a_dead_letter_redelivered_before_its_offset_was_committed_keeps_its_pla
         DeadLetter.objects.filter(consumer=consumer.name).order_by("offset").values_list("status", flat=True)
     )
     assert list(statuses) == ["dead", "parked"]
+
+
+class Handoff:
+    """A consumer's handoff whose fullness the test sets, counting how often the loop asks."""
+
+    def __init__(self):
+        self.is_full = threading.Event()
+        self.asked = 0
+        self.closed = False
+
+    def full(self) -> bool:
+        self.asked += 1
+        return self.is_full.is_set()
+
+    def close(self, timeout: float) -> None:
+        self.closed = True
+
+
+def test_a_consumer_whose_handoff_is_full_takes_no_message_until_it_has_room(topic):
+    # given: a consumer whose handed-off work is full from the start
+    support.open_account("a")
+    handoff = Handoff()
+    handoff.is_full.set()
+    consumer = dataclasses.replace(support.ledger_consumer(topic), handoff=lambda: handoff)
+    support.produce(topic, credited("a", 1, 100))
+
+    with support.consumer_thread(consumer):
+        # when: it has been asked many times, its partitions assigned and paused meanwhile
+        wait_until(lambda: handoff.asked > 100, timeout=30, message="the loop to wait on its handoff")
+        # then: nothing was applied
+        assert account("a") == (0, 0)
+
+        # when: there is room
+        handoff.is_full.clear()
+
+        # then: the message is applied
+        wait_until(lambda: account("a") == (100, 1), timeout=30, message="the event once there is room")
+
+    assert handoff.closed, "the loop closes its handoff as it stops"
