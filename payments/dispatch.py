@@ -17,13 +17,15 @@ calls in flight, or an answer that could not be recorded (the database restartin
 intent as it was, and the periodic payments_settle_stalled sends it again with the same key,
 which the gateway answers with what it did the first time.
 
-A gateway that stopped answering is not asked for every intent at once: after as many calls in a
-row without an answer as go out at once, calls go out one at a time until one is answered.
+A gateway that stopped answering is not asked for every intent: after as many calls in a row
+without an answer as go out at once, one call at a time probes it and the intents behind are not
+sent (recorded as attempted, left for the periodic retry), so the consumer is not held for them.
 """
 
 import logging
 import queue
 import threading
+import time
 
 from django.conf import settings
 from django.db import connections
@@ -86,11 +88,12 @@ class ChargeDispatcher:
         self._drop_waiting()
         for _ in callers:
             self._waiting.put(None)
+        deadline = time.monotonic() + timeout
         for thread in callers:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0))
         self._answered.put(None)
         for thread in recorders:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0))
         _forget(self)
 
     def _start(self) -> None:
@@ -113,8 +116,8 @@ class ChargeDispatcher:
 
     def _call(self) -> None:
         while (intent := self._waiting.get()) is not None:
-            metrics.GATEWAY_IN_FLIGHT.inc()
             try:
+                metrics.GATEWAY_IN_FLIGHT.inc()
                 answer = self._send(intent)
             except Exception as exc:  # noqa: BLE001 - a bug must not take a call thread with it
                 logger.exception("sending the intent of order %s failed", intent.order_id)
@@ -124,11 +127,17 @@ class ChargeDispatcher:
             self._answered.put((intent, answer))
 
     def _send(self, intent: Intent) -> Answer:
+        if self._closed:
+            return Answer(unknown="not sent: the consumer is stopping")
         if self._unanswered < self.concurrency:
             answer = intent_send(intent)
-        else:
-            with self._one_at_a_time:  # the gateway stopped answering: one call at a time
+        elif self._one_at_a_time.acquire(blocking=False):
+            try:  # the gateway stopped answering: this call probes it, alone
                 answer = intent_send(intent)
+            finally:
+                self._one_at_a_time.release()
+        else:
+            return Answer(unknown="not sent: the gateway had stopped answering")
         with self._lock:
             self._unanswered = self._unanswered + 1 if answer.unknown else 0
         return answer
@@ -138,17 +147,22 @@ class ChargeDispatcher:
             while (first := self._answered.get()) is not None:
                 batch = [first]
                 stopping = self._take_more(batch)
-                self._record_batch(batch)
+                try:
+                    self._record_batch(batch)
+                except Exception:  # noqa: BLE001 - the recorder must outlive any one batch
+                    logger.exception("recording %s answers failed", len(batch))
                 if stopping:
                     break
         finally:
             connections.close_all()  # this thread's own database connection
 
     def _take_more(self, batch: list) -> bool:
-        """Add the answers that arrive within RECORD_WAIT_SECONDS; whether close() was asked."""
+        """Add the answers that arrive within RECORD_WAIT_SECONDS of the first, up to
+        RECORD_BATCH; whether close() was asked."""
+        deadline = time.monotonic() + RECORD_WAIT_SECONDS
         while len(batch) < RECORD_BATCH:
             try:
-                more = self._answered.get(timeout=RECORD_WAIT_SECONDS)
+                more = self._answered.get(timeout=max(deadline - time.monotonic(), 0))
             except queue.Empty:
                 return False
             if more is None:
@@ -157,13 +171,16 @@ class ChargeDispatcher:
         return False
 
     def _record_batch(self, batch: list[tuple[Intent, Answer]]) -> None:
+        follow_ups = []
         try:
+            # A connection the database dropped (a restart) is replaced before, not after, a batch.
+            connections["default"].close_if_unusable_or_obsolete()
             follow_ups = payments_record(batch)
         except Exception:  # noqa: BLE001 - the intents stay; the periodic retry completes them
             logger.exception("answers of %s intents not recorded; left for the periodic retry", len(batch))
             connections["default"].close()
-            follow_ups = []
-        self._done([intent for intent, _ in batch])
+        finally:
+            self._done([intent for intent, _ in batch])
         if follow_ups:
             self.submit(follow_ups)
 

@@ -122,7 +122,12 @@ class PooledHTTPClient(stripe.HTTPClient):
     def __init__(self, *, timeout: float, maxsize: int):
         super().__init__()
         self._pool = urllib3.PoolManager(
-            num_pools=4, maxsize=maxsize, block=False, retries=False, timeout=urllib3.Timeout(total=timeout)
+            num_pools=4,
+            maxsize=maxsize,
+            block=False,
+            retries=False,
+            timeout=urllib3.Timeout(total=timeout),
+            ca_certs=stripe.ca_bundle_path,  # the certificates the SDK itself trusts
         )
 
     def request(self, method, url, headers, post_data=None):

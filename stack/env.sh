@@ -24,9 +24,9 @@ fi
 # (docs/benchmarks.md, "Overload").
 : "${ORDERS_WEB_WORKERS:=4}" "${INVENTORY_WEB_WORKERS:=1}" "${PAYMENTS_WEB_WORKERS:=1}" "${RECONCILIATION_WEB_WORKERS:=1}"
 # Threads per orders web process: over what its admission door lets place orders at once and
-# wait for a slot (ORDERS_ADMISSION_MAX_IN_FLIGHT 4, ORDERS_ADMISSION_MAX_QUEUED 16), so that
+# wait for a slot (ORDERS_ADMISSION_MAX_IN_FLIGHT 4, ORDERS_ADMISSION_MAX_QUEUED 24), so that
 # requests beyond those reach the door and are refused at once instead of queueing for a thread.
-: "${ORDERS_WEB_THREADS:=24}"
+: "${ORDERS_WEB_THREADS:=32}"
 # Register and token are rate-limited per client address (10/hour and 20/minute by default,
 # config/settings/orders.py); on the local stack every client is 127.0.0.1, and the stack tests
 # and make fuzz register hundreds of customers, so the local stack allows more.

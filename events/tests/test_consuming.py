@@ -493,7 +493,7 @@ class Handoff:
 
 
 def test_a_consumer_whose_handoff_is_full_takes_no_message_until_it_has_room(topic):
-    # given: a consumer whose handed-off work is full from the start
+    # given a consumer whose handed-off work is full from the start
     support.open_account("a")
     handoff = Handoff()
     handoff.is_full.set()
@@ -506,10 +506,19 @@ def test_a_consumer_whose_handoff_is_full_takes_no_message_until_it_has_room(top
         # then: nothing was applied
         assert account("a") == (0, 0)
 
-        # when: there is room
+        # when: there is room, the message is applied
         handoff.is_full.clear()
-
-        # then: the message is applied
         wait_until(lambda: account("a") == (100, 1), timeout=30, message="the event once there is room")
+
+        # and when it is full again, with its partitions held, the next message waits too
+        handoff.is_full.set()
+        asked = handoff.asked
+        support.produce(topic, credited("a", 2, 50))
+        wait_until(lambda: handoff.asked > asked + 100, timeout=30, message="the loop to wait again")
+        assert account("a") == (100, 1)
+        handoff.is_full.clear()
+        wait_until(
+            lambda: account("a") == (150, 2), timeout=30, message="the second event once there is room"
+        )
 
     assert handoff.closed, "the loop closes its handoff as it stops"
