@@ -111,18 +111,117 @@ def stretch_summary(
         # emptied: the system's, and apart from it the card gateway simulator's (the provider's).
         "cpu_cores": cpu_by_process(samples, start, start + duration),
         **_cpu_per_order(samples, start, duration, settled_after, len(accepted)),
+        "steal_cores": _round(_steal(samples, start, start + duration), 3),
+        # Accepted orders a second in each 5 s of the stretch: an admission that cycles shows here.
+        "accepted_per_second_5s": windows(accepted, start, duration, 5),
+        "hops_s": hops([r.order_id for r in accepted]),
     }
+
+
+def windows(accepted: list[Request], start: float, duration: float, seconds: float) -> list[float]:
+    """Accepted orders a second in each `seconds` of the stretch (a last partial window dropped)."""
+    counts = [0] * max(int(duration // seconds), 1)
+    for r in accepted:
+        index = int((r.started - start) // seconds)
+        if 0 <= index < len(counts):
+            counts[index] += 1
+    return [round(n / seconds, 1) for n in counts]
+
+
+def _steal(samples, start: float, end: float) -> float:
+    stolen = sum(v.get("steal", 0.0) for at, v in samples if start <= at <= end)
+    return stolen / max(end - start, 1e-9)
+
+
+# The saga's hops, each from the timestamps the services' own tables hold: (name, where it
+# starts, where it ends), each a (service, column, event type). An event's outbox row has
+# created_at and published_at; each consumer's inbox row processed_at ("inbox").
+# An order has one event of each of these types on its way, so the hops join on the order's id.
+_OUTBOX = (
+    "SELECT aggregate_id, EXTRACT(EPOCH FROM {column}) FROM events_outboxevent"
+    " WHERE event_type = %s AND aggregate_id = ANY(%s)"
+)
+_INBOX = (
+    "SELECT aggregate_id, EXTRACT(EPOCH FROM processed_at) FROM events_inboxevent"
+    " WHERE consumer = %s AND event_type = %s AND aggregate_id = ANY(%s)"
+)
+HOPS = (
+    (
+        "orders outbox",  # OrderCreated written -> published
+        ("orders", "created_at", "OrderCreated"),
+        ("orders", "published_at", "OrderCreated"),
+    ),
+    ("to inventory", ("orders", "published_at", "OrderCreated"), ("inventory", "inbox", "OrderCreated")),
+    (
+        "inventory outbox",
+        ("inventory", "created_at", "InventoryReserved"),
+        ("inventory", "published_at", "InventoryReserved"),
+    ),
+    (
+        "to payments",
+        ("inventory", "published_at", "InventoryReserved"),
+        ("payments", "inbox", "InventoryReserved"),
+    ),
+    (
+        "charge",  # InventoryReserved applied -> the gateway's answer recorded with PaymentProcessed
+        ("payments", "inbox", "InventoryReserved"),
+        ("payments", "created_at", "PaymentProcessed"),
+    ),
+    (
+        "payments outbox",
+        ("payments", "created_at", "PaymentProcessed"),
+        ("payments", "published_at", "PaymentProcessed"),
+    ),
+    ("to orders", ("payments", "published_at", "PaymentProcessed"), ("orders", "inbox", "PaymentProcessed")),
+)
+
+
+def hops(order_ids: list[str]) -> dict[str, dict]:
+    """p50 and p99 seconds of each hop of the saga for `order_ids`, so that the next regression
+    names its hop. The charge is the gateway's call, with its wait in the dispatcher."""
+    if not order_ids:
+        return {}
+    found: dict[tuple, dict[str, float]] = {}
+
+    def times(point: tuple) -> dict[str, float]:
+        if point not in found:
+            service, column, event_type = point
+            if column == "inbox":
+                rows = stack.query(service, _INBOX, [service, event_type, order_ids])
+            else:
+                rows = stack.query(service, _OUTBOX.format(column=column), [event_type, order_ids])
+            found[point] = {order_id: float(at) for order_id, at in rows if at is not None}
+        return found[point]
+
+    result = {}
+    for name, start, end in HOPS:
+        begun, ended = times(start), times(end)
+        seconds = [ended[o] - begun[o] for o in begun.keys() & ended.keys()]
+        result[name] = {
+            "p50": _round(percentile(seconds, 0.5), 3),
+            "p99": _round(percentile(seconds, 0.99), 3),
+        }
+    return result
 
 
 def _cpu_per_order(samples, start: float, duration: float, settled_after, accepted: int) -> dict:
     if settled_after is None:
-        return {"cpu_ms_per_order": None, "gateway_cpu_ms_per_order": None}
+        return {
+            "cpu_ms_per_order": None,
+            "system_cpu_ms_per_order": None,
+            "load_cpu_ms_per_order": None,
+            "gateway_cpu_ms_per_order": None,
+        }
     span = duration + settled_after
     cores = cpu_by_process(samples, start, start + span)
     gateway = cores.pop(stack.GATEWAY, 0.0)
+    load = cores.pop(stack.LOAD_GENERATOR, 0.0)
     per_order = 1000 * span / max(accepted, 1)
     return {
-        "cpu_ms_per_order": round(sum(cores.values()) * per_order, 1),
+        "cpu_ms_per_order": round((sum(cores.values()) + load) * per_order, 1),
+        # the system's own: the load generator's and the simulated provider's apart
+        "system_cpu_ms_per_order": round(sum(cores.values()) * per_order, 1),
+        "load_cpu_ms_per_order": round(load * per_order, 1),
         "gateway_cpu_ms_per_order": round(gateway * per_order, 1),
     }
 

@@ -162,7 +162,34 @@ def markdown(result: dict) -> str:
         "which stands in for the payment provider on the same cores, took "
         + ", ".join(f"{s.get('gateway_cpu_ms_per_order')} ({s['label']})" for s in result["stretches"])
         + " ms per order besides.",
+        "",
+        "| stretch | offered /s | system CPU ms / order | load generator | simulator | steal (cores) "
+        "| accepted /s in 5 s windows |",
+        "|---|---|---|---|---|---|---|",
     ]
+    for stretch in result["stretches"]:
+        lines.append(
+            f"| {stretch['label']} | {stretch['offered_per_second']:g} "
+            f"| {stretch.get('system_cpu_ms_per_order')} | {stretch.get('load_cpu_ms_per_order')} "
+            f"| {stretch.get('gateway_cpu_ms_per_order')} | {stretch.get('steal_cores')} "
+            f"| {' '.join(f'{w:g}' for w in stretch.get('accepted_per_second_5s', []))} |"
+        )
+    hops = [(s["label"], s["offered_per_second"], s.get("hops_s") or {}) for s in result["stretches"]]
+    names = list(next((h for _, _, h in hops if h), {}))
+    if names:
+        lines += [
+            "",
+            "The saga hop by hop, p50 / p99 seconds, from the timestamps the services' tables hold "
+            "(outbox rows written and published, inbox rows applied):",
+            "",
+            "| stretch | offered /s | " + " | ".join(names) + " |",
+            "|---|---|" + "---|" * len(names),
+        ]
+        for label, offered, hop in hops:
+            cells = " | ".join(f"{hop.get(n, {}).get('p50')} / {hop.get(n, {}).get('p99')}" for n in names)
+            lines.append(f"| {label} | {offered:g} | {cells} |")
+    lines.append("")
+    lines.pop()
     overload = next((s for s in result["stretches"] if "overload" in s), None)
     if overload:
         lines += ["", overload_markdown(result["run_id"], overload)]

@@ -25,6 +25,8 @@ SERVICES = ("orders", "inventory", "payments", "reconciliation")
 # The card gateway simulator's processes: it stands in for the payment provider, whose CPU is
 # not the system's; measures.py counts it apart from "CPU ms / order".
 GATEWAY = "card_gateway"
+# The benchmark's own processes: Locust, which offers the load, and this one, which samples.
+LOAD_GENERATOR = "bench"
 KIND_MARKERS = (
     ("gunicorn", "web"),
     ("manage.py consume", "consume"),
@@ -172,7 +174,15 @@ class Sampler(threading.Thread):
             values[f"lag.{service}"] = self._lag(service, ends)
         for kind, seconds in self._cpu_seconds().items():
             values[f"cpu.{kind}"] = seconds
+        values["steal"] = self._steal_seconds()
         return values
+
+    def _steal_seconds(self) -> float:
+        """CPU seconds the hypervisor gave other guests since the previous sample (/proc/stat's
+        steal, all cores): a shared machine's noise, reported beside every figure."""
+        steal = psutil.cpu_times().steal
+        before, self._steal_before = getattr(self, "_steal_before", steal), steal
+        return steal - before
 
     def _event_partition_ends(self) -> dict[tuple[str, int], int]:
         """The end offset of every partition of the services' event topics (oms.<service>.events),
@@ -271,7 +281,7 @@ def _process_kind(process: psutil.Process) -> str | None:
             return GATEWAY  # the provider's stand-in: not the system's CPU
 
         if process.pid == os.getpid() or "locust" in line:
-            return "bench"
+            return LOAD_GENERATOR
         for marker, kind in KIND_MARKERS:
             if marker in line:
                 settings = process.environ().get("DJANGO_SETTINGS_MODULE", "")
