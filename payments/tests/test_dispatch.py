@@ -49,9 +49,12 @@ def dispatcher_of():
 
 @pytest.mark.parametrize("latency_ms", [300, 3000])
 def test_intents_handed_over_are_charged_after_the_batch_returns_once_each(
-    latency_ms, card_gateway, dispatcher_of
+    latency_ms, settings, card_gateway, dispatcher_of
 ):
-    # given: a provider that takes its time
+    # given: a provider that takes its time, and a client that waits for it (the local stack's
+    # timeout is 2 s)
+    settings.PAYMENTS_GATEWAY_TIMEOUT_SECONDS = 10
+    gateway.cache_clear()
     card_gateway.faults(latency_ms=latency_ms)
     dispatcher = dispatcher_of(concurrency=8, max_pending=100)
     orders = [str(uuid.uuid4()) for _ in range(16)]
@@ -104,8 +107,9 @@ def test_an_intent_handed_over_twice_is_sent_once(monkeypatch, card_gateway, dis
 def test_a_process_killed_with_its_calls_in_flight_loses_nothing_and_the_retry_charges_once(
     settings, card_gateway
 ):
-    # given: a gateway that charges at once and answers 3 s later
+    # given: a gateway that charges at once and answers 3 s later, to a client that waits for it
     settings.PAYMENTS_INTENT_RETRY_SECONDS = -1
+    settings.PAYMENTS_GATEWAY_TIMEOUT_SECONDS = 10
     card_gateway.faults(timeout_rate=1.0, late_ms=3000)
     orders = [str(uuid.uuid4()) for _ in range(8)]
 
