@@ -16,14 +16,6 @@ def catalog_prices(skus: set[str]) -> dict:
         return dict(cursor.fetchall())
 
 
-def orders_pending_now() -> tuple[int, float]:
-    """(how many orders are pending, their median age in seconds): the saga's queue, now."""
-    with connection.cursor() as cursor:
-        sql.ORDERS_PENDING_NOW.execute(cursor)
-        count, median_age = cursor.fetchone()
-    return count, float(median_age)
-
-
 def order_list_for_customer(*, customer, status: str | None = None):
     orders = Order.objects.filter(customer=customer).prefetch_related("lines", "history")
     return orders.filter(status=status) if status else orders

@@ -1,5 +1,5 @@
 """The orders service's hand-written SQL, for its hot paths: named statements with parameters,
-called only from orders/services and orders/selectors. Each has its test against the real PostgreSQL."""
+called only from orders/services. Each has its test against the real PostgreSQL."""
 
 from events.prepared import Statement
 from events.publishing import outbox_insert_sql
@@ -84,18 +84,5 @@ CATALOG_APPLY = Statement(
     ON CONFLICT (sku) DO UPDATE
     SET name = EXCLUDED.name, price = EXCLUDED.price, version = EXCLUDED.version, updated_at = now()
     WHERE c.version < EXCLUDED.version
-""",
-)
-
-# The saga's queue as admission control reads it (orders/services/admission.py): how many orders
-# are pending, and the median age of those, in seconds (0 when none). The partial index of
-# pending orders by age (orders_pending_by_age) holds exactly these rows.
-ORDERS_PENDING_NOW = Statement(
-    "orders_pending_now",
-    """
-    SELECT count(*),
-           coalesce(extract(epoch FROM now() - percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at)), 0)
-    FROM orders_order
-    WHERE status = 'pending'
 """,
 )

@@ -1,58 +1,52 @@
 """Admission control at placement: refuse new orders quickly, before writing anything, when
 taking them would harm the orders already taken. Two limits, each in every web process:
 
-1. Orders in the saga at once. A new order is refused while as many orders are pending (placed,
-   their saga not yet done) as the door's limit; the limit adapts so that the pending orders'
-   median age stays near ORDERS_ADMISSION_TARGET_SECONDS. By Little's law the pending orders
-   are the saga's rate times its latency: under an overload the saga works at its capacity, the
-   pending count stops at the limit, and the latency is the limit over the capacity. So the limit
-   is a concurrency limit on the pipeline (the Vegas and Gradient family of Netflix's
-   concurrency-limits): at each refresh it is multiplied by target / age while the age is over
-   the target (at most halved), and by the same ratio while the age is under it and the limit is
-   what binds (pending at half of it or more; at most +25 %), smoothed (a fifth of the step).
-   While it does not bind and the orders are young, the saga keeps up with what comes: the limit
-   is back at ORDERS_ADMISSION_INITIAL_LIMIT at least, so the next burst is not turned away.
-   No dead band, and the signal is fresh: one query of the orders table's pending rows at each
-   refresh (ORDERS_ADMISSION_REFRESH_SECONDS), not a measurement of the consumer groups seconds
-   old. Between refreshes the door counts the orders it admitted itself.
-   Placing orders keeps working while another service or the broker is down: a stage of the
-   saga's path in an outage, as the pipeline watcher measured it (events/pipeline.py), lifts the
-   limit until it has moved for ORDERS_ADMISSION_GRACE_SECONDS again; those orders wait in the
-   outbox and the queues, and the saga's timeouts catch a participant that never answers.
+1. The saga's wait. While a new order would wait longer than ORDERS_ADMISSION_MAX_WAIT_SECONDS
+   for its saga to be worked, the door admits a falling share of new orders, each by chance. The
+   expected wait is the pipeline's wait along the saga's path as `watch_pipeline` measured it
+   (events/pipeline.py): the orders outbox, then inventory's, payments' and orders' consumer
+   groups, each its backlog at the rate it drains it lately (not the age of its oldest event,
+   which under a growing backlog is half the wait at twice the capacity), leaving out a stage
+   in an outage or catching up after one (expected_wait). At each refresh the share
+   falls by 30 % (ADMIT_DECREASE) while the wait is over the bound, grows by ADMIT_STEP once it
+   is below ORDERS_ADMISSION_REOPEN_RATIO of it, and holds in between (hysteresis, so that the
+   door does not flap). Placing orders keeps working while another service or the broker is
+   down: those orders wait in the outbox and the queues, and the saga's timeouts catch a
+   participant that never answers.
 2. Placements at once. No more than ORDERS_ADMISSION_MAX_IN_FLIGHT orders are being placed in a
    process at a time. One more waits for a slot, at most ORDERS_ADMISSION_QUEUE_SECONDS (5 ms
    once the queue for slots has not emptied for that long: controlled delay) and behind at most
    ORDERS_ADMISSION_MAX_QUEUED others (a burst of customers on an idle stack goes through), else
    it is refused (Retry-After 1). The web process has more threads than that
    (ORDERS_WEB_THREADS), so requests beyond it reach the door instead of queueing unseen for a
-   thread. This keeps placement fast under a sudden overload, before the next refresh.
+   thread. This is what keeps placement fast under a sudden overload: the
+   saga's wait is seen a second or two late (measured once a second; the consumers yield the CPU
+   to the web processes), and an on/off door on it alone let twice the capacity in for those
+   seconds, placement p50 near 2 s (docs/benchmarks.md, "Overload").
 
-It runs ahead of Django (orders/wsgi.py): a refusal costs no request set-up, no authentication,
-no body parsing, no query and no log line.
+Each door re-reads the measured wait at most once every ORDERS_ADMISSION_REFRESH_SECONDS (one
+small query; none per request). It runs ahead of Django (orders/wsgi.py): a refusal costs no
+request set-up, no authentication, no body parsing, no query and no log line.
 """
 
 import math
+import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from events import pipeline
-from orders import metrics, selectors
 from orders.services import saga
 
-# The limit's step at each refresh: the ratio target / age, bounded, and a fifth of it taken.
-LIMIT_DECREASE_MIN, LIMIT_INCREASE_MAX, LIMIT_SMOOTHING = 0.5, 1.25, 0.2
-# The limit grows only while it is what holds orders back: pending at this share of it or more.
-LIMIT_BINDING = 0.5
+# The admitted share falls to ADMIT_DECREASE of itself at each refresh over a bound, never below
+# ADMIT_MIN (a trickle of orders keeps the signals alive), and grows by ADMIT_STEP below both.
+ADMIT_DECREASE, ADMIT_MIN, ADMIT_STEP = 0.7, 0.05, 0.05
 # How long a placement waits for a slot while the queue for slots has not emptied for a while.
 STANDING_QUEUE_WAIT_SECONDS = 0.005
-# A reading older than this is not judged by while a fresh one is being read: wait for it, so long.
-STALE_READING_SECONDS, STALE_READING_WAIT_SECONDS = 1.0, 0.5
-# Retry-After of a refusal: the pending orders move on within about a second.
-RETRY_AFTER_SECONDS = 1
+# Retry-After is at least this, and at most the other.
+RETRY_AFTER_MIN_SECONDS, RETRY_AFTER_MAX_SECONDS = 1, 30
 
 
 @dataclass(frozen=True)
@@ -70,15 +64,15 @@ class Refusal:
         )
 
 
-def saga_outage(outage_seen_at: dict[str, float], now: float) -> bool:
-    """Whether a stage of the saga's path is in an outage, or was within the last
-    ORDERS_ADMISSION_GRACE_SECONDS, per the latest measurements.
+def expected_wait(outage_seen_at: dict[str, float], now: float) -> float:
+    """Seconds a new order would wait for its saga to be worked, per the latest measurements,
+    counting only the stages that have moved all through the last ORDERS_ADMISSION_GRACE_SECONDS.
 
     A stage stale, missing, or with events waiting and not moving for
     ORDERS_ADMISSION_MOVING_SECONDS is in an outage (a broker down, a participant stopped or
     frozen), and so is every stage while one is unknown; `outage_seen_at` (the door's memory)
     records when each was last seen so. A stage catching up after an outage is draining a
-    backlog, not taking more than it can: the door does not limit for it until the grace is over
+    backlog, not taking more than it can: the door does not shed for it until the grace is over
     (make chaos: without it the door refused orders through a Kafka outage and just after it)."""
     stages = pipeline.delays(list(saga.SAGA_STAGES))
     unknown = len(stages) < len(saga.SAGA_STAGES) or any(stage.stale for stage in stages.values())
@@ -92,77 +86,73 @@ def saga_outage(outage_seen_at: dict[str, float], now: float) -> bool:
         if unknown or idle or stage.stalled:
             outage_seen_at[name] = now
     grace = settings.ORDERS_ADMISSION_GRACE_SECONDS
-    return any(now - outage_seen_at.get(name, -math.inf) <= grace for name in saga.SAGA_STAGES)
+    return sum(
+        stage.wait_seconds
+        for name, stage in stages.items()
+        if now - outage_seen_at.get(name, -math.inf) > grace
+    )
 
 
 class Door:
-    """One web process's door: how many orders it is placing, and how many it lets into the saga."""
+    """One web process's door: how many orders it is placing, and the share of new ones it admits."""
 
-    def __init__(
-        self,
-        clock: Callable[[], float] = time.monotonic,
-        pending_now: Callable[[], tuple[int, float]] = selectors.orders_pending_now,
-        outage: Callable[[dict[str, float], float], bool] | None = None,
-    ):
-        self._clock, self._pending_now = clock, pending_now
-        self._outage_now = outage or saga_outage
+    def __init__(self, clock=time.monotonic, chance=random.random):
+        self._clock, self._chance = clock, chance
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._queued = 0
         self._queue_empty_at = -math.inf
         self._checked_at = -math.inf
         self._refreshing = False
-        self._read = threading.Condition(self._lock)
-        self._read_at = -math.inf  # when the reading judged by was taken
+        self._wait = 0.0
         self.in_flight = 0
         self._outage_seen_at: dict[str, float] = {}
-        self.limit = float(settings.ORDERS_ADMISSION_INITIAL_LIMIT)
-        # As last read, plus the orders this door admitted since.
-        self.pending = 0
-        self.median_age = 0.0
-        self.outage = False
+        self.share = 1.0
 
     def refusal(self) -> Refusal | None:
         """None to admit the order (then call placed() once it is answered); else why not and
         when to try again."""
         self._refresh()
         with self._lock:
-            if not self.outage and self.pending >= int(self.limit):
-                return Refusal(
-                    f"{self.pending} orders are being processed, as many as the service takes at once now",
-                    RETRY_AFTER_SECONDS,
+            if self.share >= 1.0 or self._chance() < self.share:
+                if not self._slot_taken():
+                    return Refusal("too many orders are being placed at this moment", RETRY_AFTER_MIN_SECONDS)
+                return None
+            reopen_below = settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS * settings.ORDERS_ADMISSION_REOPEN_RATIO
+            retry_after = min(
+                max(math.ceil(self._wait - reopen_below), RETRY_AFTER_MIN_SECONDS), RETRY_AFTER_MAX_SECONDS
+            )
+            if self._wait > settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS:
+                reason = f"orders are taking about {self._wait:.0f} s to be processed, more than usual"
+            else:
+                # The wait fell back under the bound: the door opens a step at each refresh.
+                reason = (
+                    "orders were taking longer than usual to be processed; the service is taking more again"
                 )
-            if not self._slot_taken():
-                return Refusal("too many orders are being placed at this moment", RETRY_AFTER_SECONDS)
-            self.pending += 1
-            return None
+            return Refusal(reason, retry_after)
 
     def _refresh(self) -> None:
-        """Re-read the saga's queue if the last reading is older than a refresh. One request
+        """Re-read the measured wait if the last reading is older than a refresh. One request
         reads it, outside the lock: the others go through the door on the reading before (a
         reading under the lock held every placement in the process behind its query: 5 % of the
         time under overload, in py-spy's samples of 2026-12-02)."""
         with self._lock:
             now = self._clock()
-            if self._refreshing and now - self._read_at > STALE_READING_SECONDS:
-                # A door nobody knocked at for a while holds a reading of another time (a backlog
-                # long gone): the burst that finds it waits a moment for the fresh one instead.
-                self._read.wait(timeout=STALE_READING_WAIT_SECONDS)
+            refresh = settings.ORDERS_ADMISSION_REFRESH_SECONDS
+            if self._refreshing or now - self._checked_at < refresh:
                 return
-            if self._refreshing or now - self._checked_at < settings.ORDERS_ADMISSION_REFRESH_SECONDS:
-                return
+            # A door nobody knocked at since counts every refresh it missed: once quiet, it
+            # opens as fast as it would have with orders coming (the wait does not need them).
+            missed = 1 if self._checked_at == -math.inf else int((now - self._checked_at) // refresh)
             self._checked_at, self._refreshing = now, True
-        reading = outage = None
+        wait = None
         try:
-            outage = self._outage_now(self._outage_seen_at, now)
-            reading = self._pending_now()
+            wait = expected_wait(self._outage_seen_at, now)
         finally:
             with self._lock:
                 self._refreshing = False
-                if reading is not None:
-                    self._adapt(*reading, outage=outage)
-                    self._read_at = now
-                self._read.notify_all()
+                if wait is not None:
+                    self._adapt(wait, refreshes=missed)
 
     def placed(self) -> None:
         """An admitted placement was answered."""
@@ -200,26 +190,13 @@ class Door:
         self.in_flight += 1
         return True
 
-    def _adapt(self, pending: int, median_age: float, *, outage: bool) -> None:
-        """Take a reading of the saga's queue, and move the limit towards the pending count at
-        which the median age is the target (the lock held)."""
-        self.pending, self.median_age, self.outage = pending, median_age, outage
-        if outage:
-            return  # the queue is waiting out an outage, not telling the saga's capacity
-        target = settings.ORDERS_ADMISSION_TARGET_SECONDS
-        if median_age > target:
-            ratio = max(target / median_age, LIMIT_DECREASE_MIN)
-        elif pending >= self.limit * LIMIT_BINDING:
-            ratio = min(target / median_age, LIMIT_INCREASE_MAX) if median_age > 0 else LIMIT_INCREASE_MAX
-        else:
-            # The saga keeps up with what comes: nothing says it could not take as many as at the
-            # start, so an overload's low limit does not turn the next burst away.
-            self.limit = max(self.limit, float(settings.ORDERS_ADMISSION_INITIAL_LIMIT))
-            metrics.ADMISSION_LIMIT.set(self.limit)
-            return
-        step = self.limit * (1 - LIMIT_SMOOTHING + LIMIT_SMOOTHING * ratio)
-        self.limit = min(max(step, settings.ORDERS_ADMISSION_MIN_LIMIT), settings.ORDERS_ADMISSION_MAX_LIMIT)
-        metrics.ADMISSION_LIMIT.set(self.limit)
+    def _adapt(self, wait: float, *, refreshes: int = 1) -> None:
+        self._wait = wait
+        bound = settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS
+        if wait > bound:
+            self.share = max(self.share * ADMIT_DECREASE, ADMIT_MIN)
+        elif wait < bound * settings.ORDERS_ADMISSION_REOPEN_RATIO:
+            self.share = min(self.share + ADMIT_STEP * refreshes, 1.0)
 
 
 DOOR = Door()
