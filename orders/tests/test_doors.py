@@ -41,6 +41,45 @@ def test_registering_is_limited_per_address_with_retry_after(rates, django_user_
     assert register(APIClient(REMOTE_ADDR="10.0.0.2"), "user4").status_code == 201
 
 
+def test_a_forged_x_forwarded_for_does_not_make_another_client(rates, django_user_model):
+    # given one caller writing a new X-Forwarded-For on every request, as anybody can
+    client = APIClient()
+
+    answers = [
+        client.post(
+            REGISTER,
+            {"username": f"user{i}", "password": "correct horse"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        ).status_code
+        for i in range(3)
+    ]
+
+    # then it is counted by the address it connects from
+    assert answers == [201, 201, 429]
+    assert django_user_model.objects.count() == 2
+
+
+@pytest.mark.parametrize(("num_proxies", "answers"), [(1, [201, 201, 201])])
+def test_behind_a_proxy_of_ours_the_forwarded_address_is_the_client(settings, rates, num_proxies, answers):
+    # given the service behind one proxy it trusts, which appends the client's address
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+    client = APIClient()
+
+    got = [
+        client.post(
+            REGISTER,
+            {"username": f"proxied{i}", "password": "correct horse"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        ).status_code
+        for i in range(3)
+    ]
+
+    # then three clients behind it are three addresses
+    assert got == [201, 201, 201]
+
+
 def test_signing_in_is_limited_per_address_right_or_wrong(rates):
     register(APIClient(REMOTE_ADDR="10.0.0.9"), "bob")
     client = APIClient()
