@@ -1,12 +1,13 @@
 """The customer API of the orders service. Thin: validate, call a service or selector, render."""
 
 import pydantic
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -53,14 +54,17 @@ class RegisterView(APIView):
         return Response({"token": token.key}, status=status.HTTP_201_CREATED)
 
 
+# What DRF's AuthTokenSerializer answers to a wrong username or password.
+WRONG_CREDENTIALS = _("Unable to log in with provided credentials.")
+
+
 @extend_schema_view(
     post=extend_schema(
         operation_id="obtain_token",
         request=serializers.CredentialsSerializer,
         responses={
             200: serializers.TokenSerializer,
-            400: error("wrong username or password"),
-            403: error("a staff account: its token is issued by an operator, not here"),
+            400: error("wrong username or password, or a staff account (its token is issued by an operator)"),
             429: error("too many sign-ins from this address: retry after Retry-After seconds"),
         },
     )
@@ -79,10 +83,10 @@ class TokenView(ObtainAuthToken):
         credentials.is_valid(raise_exception=True)
         user = credentials.validated_data["user"]
         if user.is_staff or user.is_superuser:
-            raise PermissionDenied(
-                "customer tokens only: a staff account's API token is issued by an operator"
-                " (manage.py drf_create_token), and its admin is signed in to at /admin/"
-            )
+            # A staff account's token is issued by an operator (manage.py drf_create_token). The
+            # answer is a wrong password's, word for word: any other would tell whoever is guessing
+            # that this staff password was the right one.
+            raise ValidationError({"non_field_errors": [WRONG_CREDENTIALS]}, code="authorization")
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
