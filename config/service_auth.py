@@ -37,7 +37,8 @@ class ServiceKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(f"send `Authorization: {KEYWORD} <name>:<secret>`")
         name, secret = header[1].split(":", 1)
         expected = settings.INTERNAL_API_KEYS.get(name)
-        if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
+        # An empty secret configured is no secret: it would let anyone in who sends none.
+        if not expected or not hmac.compare_digest(expected.encode(), secret.encode()):
             raise exceptions.AuthenticationFailed("unknown service or wrong secret")
         return ServicePrincipal(name), None
 

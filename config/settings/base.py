@@ -40,13 +40,19 @@ if OMS_ENV == "production":
     # Refuse to start with what the repository holds, and run with Django's deploy settings:
     # `manage.py check --deploy` is clean. TLS ends at the proxy in front, which says so in
     # X-Forwarded-Proto; the probes and Prometheus may still call plain HTTP.
-    refused = [
-        f"INTERNAL_API_KEYS[{name!r}] is the local stack's: set a long random secret"
-        for name, secret in INTERNAL_API_KEYS.items()
-        if secret in LOCAL_INTERNAL_API_KEYS.values()
-    ]
+    refused = []
     if SECRET_KEY == LOCAL_SECRET_KEY:
-        refused.insert(0, "SECRET_KEY is the local stack's: set a long random one")
+        refused.append("SECRET_KEY is the local stack's: set a long random one")
+    elif len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+        # Django's own rule for a key strong enough (its deploy check, security.W009).
+        refused.append("SECRET_KEY is too weak: set a random one of at least 50 characters")
+    for name, secret in INTERNAL_API_KEYS.items():
+        if secret in LOCAL_INTERNAL_API_KEYS.values():
+            refused.append(f"INTERNAL_API_KEYS[{name!r}] is the local stack's: set a long random secret")
+        elif len(secret) < 32:
+            refused.append(f"INTERNAL_API_KEYS[{name!r}] is under 32 characters: set a long random secret")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        refused.append("ALLOWED_HOSTS must name the service's hosts, not be empty or '*'")
     if DEBUG:
         refused.append("DEBUG is on: it shows settings and code to anyone")
     if refused:

@@ -51,3 +51,15 @@ def test_a_deleted_token_works_until_the_cache_forgets_it_then_is_refused(token,
 
     with pytest.raises(AuthenticationFailed):
         authenticate(key)
+
+
+def test_a_service_whose_key_is_set_empty_is_not_let_in_by_sending_none(client, settings):
+    # given a key configured empty (a deploy that forgot to fill it in)
+    settings.INTERNAL_API_KEYS = {"reconciliation": ""}
+
+    # when a caller sends that name and no secret
+    response = client.get("/internal/v1/backlog", HTTP_AUTHORIZATION="Service reconciliation:")
+
+    # then it is refused
+    assert response.status_code in (401, 403)
+    assert "wrong secret" in response.json()["detail"]

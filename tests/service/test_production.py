@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +42,28 @@ def test_production_refuses_to_start_with_the_local_stacks_secrets():
     assert "OMS_ENV=production refuses to start: SECRET_KEY is the local stack's" in result.stderr
     assert "INTERNAL_API_KEYS['reconciliation'] is the local stack's" in result.stderr
     assert "DEBUG is on" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "refusal"),
+    [
+        ("SECRET_KEY", "short", "SECRET_KEY is too weak"),
+        ("SECRET_KEY", "ab" * 40, "SECRET_KEY is too weak"),  # long, but two characters
+        (
+            "INTERNAL_API_KEYS",
+            "reconciliation=",
+            "INTERNAL_API_KEYS['reconciliation'] is under 32 characters",
+        ),
+        ("INTERNAL_API_KEYS", "reconciliation=s3cret", "INTERNAL_API_KEYS['reconciliation'] is under 32"),
+        ("ALLOWED_HOSTS", "*", "ALLOWED_HOSTS must name the service's hosts"),
+    ],
+    ids=["short-key", "repetitive-key", "empty-internal-key", "short-internal-key", "any-host"],
+)
+def test_production_refuses_to_start_with_a_weak_value(setting, value, refusal):
+    result = run("manage.py", "check", **(real_secrets() | {setting: value}))
+
+    assert result.returncode != 0
+    assert refusal in result.stderr
 
 
 def test_the_deploy_check_is_clean_in_production_with_real_secrets():
