@@ -51,8 +51,13 @@ def test_a_message_nested_100000_deep_on_every_topic_is_dead_lettered_and_the_sa
     # given: the consumers as they run, and a hostile message on each topic (one key per topic)
     pids = consumer_pids()
     assert pids
-    reads = topics_read()
-    assert all(reads.values()), reads
+    # (a group rebalancing has members without partitions for a moment: wait for its assignment)
+    reads = wait_until(
+        lambda: (found := topics_read()) and all(found.values()) and found,
+        timeout=60,
+        interval=1.0,
+        message="every service's consumer group to be assigned its topics",
+    )
     run = uuid.uuid4().hex[:10]
     keys = {topic: f"hostile-{run}-{topic}" for topic in TOPICS}
     producer = Producer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]})
