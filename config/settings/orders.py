@@ -1,5 +1,7 @@
 """The orders service: its apps, URLconf, database and Celery queue."""
 
+from decimal import Decimal
+
 from config.settings.base import *  # noqa: F403
 from config.settings.base import (
     REST_FRAMEWORK,
@@ -18,6 +20,11 @@ STATIC_ROOT = static_root(SERVICE_NAME)
 CELERY_TASK_DEFAULT_QUEUE = SERVICE_NAME
 EVENT_CONSUMERS = ["orders.handlers.CONSUMER"]
 WSGI_MIDDLEWARE = ["orders.wsgi.AdmissionMiddleware"]
+# An order's total must lie within what a card payment can be (Stripe's limits for a two-decimal
+# currency: at least 0.50, at most 999,999.99); outside them placement answers 400, before
+# anything is written, instead of an order the provider refuses or a total the columns cannot hold.
+ORDERS_MIN_TOTAL = Decimal(env("ORDERS_MIN_TOTAL", default="0.50"))
+ORDERS_MAX_TOTAL = Decimal(env("ORDERS_MAX_TOTAL", default="999999.99"))
 # An order still pending after this long is failed with reason `timeout` and compensated.
 ORDERS_PENDING_TIMEOUT_SECONDS = env.int("ORDERS_PENDING_TIMEOUT_SECONDS", default=120)
 # Admission control (orders/services/admission.py): placement refuses a growing share of new

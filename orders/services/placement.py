@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -71,11 +72,12 @@ def order_place(
     """Place the order. With an idempotency key, the same key and request return the order first
     placed with it; the key with another request raises IdempotencyKeyReused."""
     prices = _prices(lines, payment_token)
+    total = _total(lines, prices)
     order = Order(
         order_id=new_id(),
         customer=customer,
         status=Order.Status.PENDING,
-        total_amount=sum((prices[line.sku] * line.quantity for line in lines), Decimal("0.00")),
+        total_amount=total,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
@@ -100,6 +102,21 @@ def _prices(lines: list[LineIn], payment_token: str) -> dict[str, Decimal]:
     if unknown:
         raise PlacementError({"items": [f"unknown sku: {', '.join(unknown)}"]})
     return prices
+
+
+def _total(lines: list[LineIn], prices: dict[str, Decimal]) -> Decimal:
+    """The order's total; PlacementError when no card payment can be of that amount."""
+    total = sum((prices[line.sku] * line.quantity for line in lines), Decimal("0.00"))
+    low, high = settings.ORDERS_MIN_TOTAL, settings.ORDERS_MAX_TOTAL
+    if not low <= total <= high:
+        raise PlacementError(
+            {
+                "items": [
+                    f"the order's total, {total} EUR, must be from {low} to {high} EUR to be paid by card"
+                ]
+            }
+        )
+    return total
 
 
 def _order_created(order: Order, order_lines: list[OrderLine], payment_token: str) -> OutboxRow:

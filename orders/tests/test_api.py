@@ -2,6 +2,7 @@
 
 import threading
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connections
@@ -10,7 +11,7 @@ from rest_framework.test import APIClient
 
 from config.service_auth import service_authorization
 from events.models import OutboxEvent
-from orders.models import Order, OrderLine, OrderStatusChange
+from orders.models import CatalogProduct, Order, OrderLine, OrderStatusChange
 from orders.services import placement
 from tests.polling import wait_until
 
@@ -336,3 +337,34 @@ def test_the_internal_state_api_names_the_customer_as_the_orders_events_do(api, 
 
     assert record["order_id"] == order_id
     assert record["customer"] == created["customer_id"] == str(customer.pk)
+
+
+@pytest.mark.parametrize(
+    ("price", "quantity", "total"),
+    [
+        ("0.00", 1, "0.00"),
+        ("0.10", 4, "0.40"),
+        ("999999.99", 2, "1999999.98"),
+        ("9999999999.99", 100, "999999999999.00"),
+    ],
+    ids=["zero", "below-the-card-minimum", "above-the-card-maximum", "past-the-columns"],
+)
+def test_an_order_whose_total_no_card_can_pay_is_refused_with_400_and_nothing_written(
+    api, price, quantity, total
+):
+    # given a product at that price
+    CatalogProduct.objects.create(sku="ODD", name="Odd", price=Decimal(price), version=1)
+
+    # when
+    response = api.post(
+        "/api/v1/orders",
+        {"items": [{"sku": "ODD", "quantity": quantity}], "payment_token": "tok_visa"},
+        format="json",
+    )
+
+    # then
+    assert response.status_code == 400
+    assert response.json()["items"] == [
+        f"the order's total, {total} EUR, must be from 0.50 to 999999.99 EUR to be paid by card"
+    ]
+    assert nothing_written()
