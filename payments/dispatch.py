@@ -53,7 +53,8 @@ class ChargeDispatcher:
         self._pending: set[tuple[str, str]] = set()
         self._unanswered = 0  # calls in a row without an answer
         self._one_at_a_time = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._callers: list[threading.Thread] = []
+        self._recorder: threading.Thread | None = None
         self._closed = False
 
     def submit(self, intents: list[Intent]) -> None:
@@ -83,26 +84,26 @@ class ChargeDispatcher:
             if self._closed:
                 return
             self._closed = True
-            callers = [t for t in self._threads if t.name.startswith("gateway-call")]
-            recorders = [t for t in self._threads if not t.name.startswith("gateway-call")]
         self._drop_waiting()
-        for _ in callers:
+        for _ in self._callers:
             self._waiting.put(None)
         deadline = time.monotonic() + timeout
-        for thread in callers:
+        for thread in self._callers:
             thread.join(max(deadline - time.monotonic(), 0))
-        self._answered.put(None)
-        for thread in recorders:
-            thread.join(max(deadline - time.monotonic(), 0))
+        if self._recorder is not None:
+            self._answered.put(None)
+            self._recorder.join(max(deadline - time.monotonic(), 0))
         _forget(self)
 
     def _start(self) -> None:
-        if self._threads:
+        if self._recorder is not None:
             return
-        for n in range(self.concurrency):
-            self._threads.append(threading.Thread(target=self._call, name=f"gateway-call-{n}", daemon=True))
-        self._threads.append(threading.Thread(target=self._record, name="gateway-record", daemon=True))
-        for thread in self._threads:
+        self._callers = [
+            threading.Thread(target=self._call, name=f"gateway-call-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        self._recorder = threading.Thread(target=self._record, name="gateway-record", daemon=True)
+        for thread in (*self._callers, self._recorder):
             thread.start()
 
     def _drop_waiting(self) -> None:

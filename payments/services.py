@@ -213,12 +213,11 @@ class Answer:
     unknown: str = ""
 
 
-def payments_settle(order_ids: list[str], causes: dict[str, Envelope] | None = None) -> int:
+def payments_settle(order_ids: list[str]) -> int:
     """Send the open intents among `order_ids` to the gateway and record its answers; how many
-    were settled. `causes` names the event that opened an intent."""
-    causes = causes or {}
+    were settled."""
     intents = Payment.objects.filter(order_id__in=order_ids, status__in=state.INTENTS)
-    return payments_settle_intents([Intent.of(p, causes.get(p.order_id)) for p in intents])
+    return payments_settle_intents([Intent.of(p) for p in intents])
 
 
 def payments_settle_intents(intents: list[Intent]) -> int:
