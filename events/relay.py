@@ -13,7 +13,8 @@
   confirmed every message: a row the broker did not confirm is put back (unpublished, its
   attempt counted) in the same transaction; a relay killed before its commit leaves the whole
   batch unpublished, to be sent again (consumers' inboxes absorb the repeat). With Kafka down,
-  rows stay unpublished; it backs off and tries again.
+  rows stay unpublished; it backs off and tries again, with a new producer after any batch of
+  which the broker confirmed nothing.
 """
 
 import contextlib
@@ -175,7 +176,14 @@ class Relay:
                     self._close()
                     self._fail(f"database unavailable: {exc}")
                     continue
-                if result.producer_failed:
+                if result.producer_failed or (result.errors and not result.published):
+                    # A fatal error, or a batch of which the broker confirmed nothing: a new
+                    # producer. After a Kafka restart librdkafka's producer has kept a stale
+                    # broker in its metadata ("new leader not found in cache") and timed out
+                    # every message for an hour while new clients published (librdkafka #3009,
+                    # #4976; make chaos, 2026-12-07). Its queue is empty (relay_batch flushed
+                    # it), so nothing in flight is dropped, and with Kafka really down, a new
+                    # one per back-off step costs nothing.
                     producer = producer_create()
                 if result.errors:
                     self._fail(

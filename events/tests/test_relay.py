@@ -139,3 +139,37 @@ def test_the_relay_wakes_on_notify_without_waiting_for_its_poll(topic):
         stop.set()
         thread.join(30)
     assert not thread.is_alive()
+
+
+def test_a_producer_that_confirmed_nothing_of_a_batch_is_replaced(topic, monkeypatch):
+    # given a relay whose producer confirms nothing: as librdkafka's did after a Kafka restart
+    # (make chaos, 2026-12-07: "new leader not found in cache", then every message of every
+    # batch timed out for an hour while the other services' relays published again)
+    made = []
+
+    def create():
+        if made:
+            made.append("working")
+            return producer_create()
+        made.append("wedged")
+        with override_settings(KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1", EVENTS_RELAY_MESSAGE_TIMEOUT_MS=1000):
+            return producer_create()
+
+    monkeypatch.setattr("events.relay.producer_create", create)
+    write(topic, ("a", 1), ("b", 1))
+    stop = threading.Event()
+    relay = Relay(poll_interval=0.2, stop=stop)
+    thread = threading.Thread(target=lambda: (relay.run(), connections.close_all()), daemon=True)
+    thread.start()
+    try:
+        # then after its first failed batch it publishes with a new producer, in order
+        wait_until(
+            lambda: not OutboxEvent.objects.filter(published_at=None).exists(),
+            timeout=30,
+            message="publication by a new producer",
+        )
+    finally:
+        stop.set()
+        thread.join(30)
+    assert made == ["wedged", "working"]
+    assert published_sequences(topic, 2) == {"a": [1], "b": [1]}
