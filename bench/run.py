@@ -153,7 +153,8 @@ class Run:
                 requests=requests,
                 summary=summary,
                 max_sustained=_best(self.stretches),
-                bound_s=float(stack.setting("orders", "ORDERS_ADMISSION_MAX_WAIT_SECONDS")),
+                # the door aims at a median completion of its target: a p99 of about twice it
+                bound_s=2 * float(stack.setting("orders", "ORDERS_ADMISSION_TARGET_SECONDS")),
             )
             summary["sustained"] = all(summary["overload"]["holds"].values())
         self.stretches.append(summary)

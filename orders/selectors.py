@@ -16,6 +16,16 @@ def catalog_prices(skus: set[str]) -> dict:
         return dict(cursor.fetchall())
 
 
+def orders_saga_now(window_seconds: float, horizon_seconds: float) -> tuple[int, int, float]:
+    """The saga's queue and latency now, within `horizon_seconds` (orders/sql.py ORDERS_SAGA_NOW):
+    (orders placed within it and pending, orders that finished in the last `window_seconds`, the
+    median completion time of those that took less than the horizon, else the oldest pending's age)."""
+    with connection.cursor() as cursor:
+        sql.ORDERS_SAGA_NOW.execute(cursor, [horizon_seconds, horizon_seconds, window_seconds])
+        pending, finished, completion = cursor.fetchone()
+    return pending, finished, float(completion)
+
+
 def order_list_for_customer(*, customer, status: str | None = None):
     orders = Order.objects.filter(customer=customer).prefetch_related("lines", "history")
     return orders.filter(status=status) if status else orders

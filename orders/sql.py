@@ -1,5 +1,5 @@
 """The orders service's hand-written SQL, for its hot paths: named statements with parameters,
-called only from orders/services. Each has its test against the real PostgreSQL."""
+called only from orders/services and orders/selectors. Each has its test against the real PostgreSQL."""
 
 from events.prepared import Statement
 from events.publishing import outbox_insert_sql
@@ -84,5 +84,33 @@ CATALOG_APPLY = Statement(
     ON CONFLICT (sku) DO UPDATE
     SET name = EXCLUDED.name, price = EXCLUDED.price, version = EXCLUDED.version, updated_at = now()
     WHERE c.version < EXCLUDED.version
+""",
+)
+
+# The saga as admission control reads it (orders/services/admission.py), within a horizon (the
+# first parameter, seconds): how many orders placed within it are pending; how many finished the
+# saga (completed or failed) in the window (the second), and the median completion time,
+# placement to outcome, of those that took less than the horizon, in seconds; when none did, the
+# age of the oldest pending order placed within it (0 when none is). An order that waits longer
+# (a charge timed out, retried seconds later) counts neither in the queue nor in its latency.
+# The partial index of pending orders by age (orders_pending_by_age) finds the first rows, and
+# the BRIN index on updated_at the recent outcomes, in the table's last pages where they are written.
+ORDERS_SAGA_NOW = Statement(
+    "orders_saga_now",
+    """
+    WITH queue AS (
+        SELECT count(*) AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest
+        FROM orders_order
+        WHERE status = 'pending' AND created_at > now() - make_interval(secs => %s::float8)
+    ),
+    outcomes AS (
+        SELECT count(*) AS finished,
+               extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY updated_at - created_at)
+                   FILTER (WHERE updated_at - created_at < make_interval(secs => %s::float8))) AS completion
+        FROM orders_order
+        WHERE status IN ('completed', 'failed') AND updated_at > now() - make_interval(secs => %s::float8)
+    )
+    SELECT queue.pending, outcomes.finished, coalesce(outcomes.completion, queue.oldest)
+    FROM queue, outcomes
 """,
 )

@@ -28,9 +28,10 @@ class AdmissionMiddleware:
             try:
                 refusal = admission.DOOR.refusal()
             except DatabaseError as exc:
-                # Django answers this request as it answers any while its database is away.
+                # Django answers this request as it answers any while its database is away. The
+                # door took no slot for it (it read the saga first), so it frees none.
                 logger.warning("admission not checked: %s", exc)
-                refusal = None
+                return self.application(environ, start_response)
             if refusal is not None:
                 metrics.PLACEMENTS_SHED.inc()
                 return _refused(refusal, start_response)

@@ -27,23 +27,32 @@ ORDERS_MIN_TOTAL = Decimal(env("ORDERS_MIN_TOTAL", default="0.50"))
 ORDERS_MAX_TOTAL = Decimal(env("ORDERS_MAX_TOTAL", default="999999.99"))
 # An order still pending after this long is failed with reason `timeout` and compensated.
 ORDERS_PENDING_TIMEOUT_SECONDS = env.int("ORDERS_PENDING_TIMEOUT_SECONDS", default=120)
-# Admission control (orders/services/admission.py): placement refuses a growing share of new
-# orders (503, Retry-After) while a new order would wait longer than MAX_WAIT for its saga, and
-# admits more again once the wait is below REOPEN_RATIO of it; a web process places at most
-# MAX_IN_FLIGHT orders at once (ORDERS_WEB_WORKERS of them: 4 x 4 by default), lets up to
-# MAX_QUEUED more wait QUEUE_SECONDS for a slot (5 ms once the queue has not emptied for that
-# long), and refuses the rest. Each web process re-reads the measured wait every REFRESH_SECONDS.
-# docs/benchmarks.md ("Overload") has the measurements behind the defaults.
-ORDERS_ADMISSION_MAX_WAIT_SECONDS = env.float("ORDERS_ADMISSION_MAX_WAIT_SECONDS", default=5.0)
+# Admission control (orders/services/admission.py): placement refuses new orders (503,
+# Retry-After) while as many orders are pending as the door's limit, which adapts so that the
+# orders that finished the saga in the last WINDOW took about TARGET, their median from placement
+# to outcome (the card provider's own latency included), between MIN_LIMIT and MAX_LIMIT, from
+# INITIAL_LIMIT. A web process places at most MAX_IN_FLIGHT orders at once (ORDERS_WEB_WORKERS
+# of them: 4 x 4 by default), lets up to MAX_QUEUED more wait QUEUE_SECONDS for a slot (5 ms once
+# the queue has not emptied for that long), and refuses the rest. Each web process reads the
+# pending orders and the latest outcomes every REFRESH_SECONDS. docs/benchmarks.md ("Overload")
+# has the measurements.
+ORDERS_ADMISSION_TARGET_SECONDS = env.float("ORDERS_ADMISSION_TARGET_SECONDS", default=1.0)
+ORDERS_ADMISSION_WINDOW_SECONDS = env.float("ORDERS_ADMISSION_WINDOW_SECONDS", default=0.5)
+# Orders placed longer ago than this are out of the door's queue and latency: waiting for the card
+# provider's retry, they take none of the pipeline's capacity (over the target, and over the
+# gateway's 2 s timeout that sends them there).
+ORDERS_ADMISSION_HORIZON_SECONDS = env.float("ORDERS_ADMISSION_HORIZON_SECONDS", default=2.0)
+ORDERS_ADMISSION_INITIAL_LIMIT = env.int("ORDERS_ADMISSION_INITIAL_LIMIT", default=200)
+ORDERS_ADMISSION_MIN_LIMIT = env.int("ORDERS_ADMISSION_MIN_LIMIT", default=20)
+ORDERS_ADMISSION_MAX_LIMIT = env.int("ORDERS_ADMISSION_MAX_LIMIT", default=5000)
 ORDERS_ADMISSION_MAX_IN_FLIGHT = env.int("ORDERS_ADMISSION_MAX_IN_FLIGHT", default=4)
 ORDERS_ADMISSION_MAX_QUEUED = env.int("ORDERS_ADMISSION_MAX_QUEUED", default=24)
 ORDERS_ADMISSION_QUEUE_SECONDS = env.float("ORDERS_ADMISSION_QUEUE_SECONDS", default=0.25)
-ORDERS_ADMISSION_REOPEN_RATIO = env.float("ORDERS_ADMISSION_REOPEN_RATIO", default=0.5)
-ORDERS_ADMISSION_REFRESH_SECONDS = env.float("ORDERS_ADMISSION_REFRESH_SECONDS", default=0.5)
+ORDERS_ADMISSION_REFRESH_SECONDS = env.float("ORDERS_ADMISSION_REFRESH_SECONDS", default=0.25)
 # A stage of the saga's path that has not moved for this long counts as an outage, not a backlog:
-# the door leaves it out of the wait (placing orders keeps working while a service or Kafka is down).
+# the door lifts its limit (placing orders keeps working while a service or Kafka is down).
 ORDERS_ADMISSION_MOVING_SECONDS = env.float("ORDERS_ADMISSION_MOVING_SECONDS", default=3.0)
-# ... and it is left out until it has moved for this long again: catching up is not an overload.
+# ... and keeps it lifted until the stage has moved for this long again: catching up is not an overload.
 ORDERS_ADMISSION_GRACE_SECONDS = env.float("ORDERS_ADMISSION_GRACE_SECONDS", default=30.0)
 # The doors anyone may knock at, per client address (config/throttling.py): each costs a
 # deliberate password hash. The address is the connection's own (NUM_PROXIES 0): X-Forwarded-For

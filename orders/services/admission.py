@@ -1,52 +1,73 @@
 """Admission control at placement: refuse new orders quickly, before writing anything, when
 taking them would harm the orders already taken. Two limits, each in every web process:
 
-1. The saga's wait. While a new order would wait longer than ORDERS_ADMISSION_MAX_WAIT_SECONDS
-   for its saga to be worked, the door admits a falling share of new orders, each by chance. The
-   expected wait is the pipeline's wait along the saga's path as `watch_pipeline` measured it
-   (events/pipeline.py): the orders outbox, then inventory's, payments' and orders' consumer
-   groups, each its backlog at the rate it drains it lately (not the age of its oldest event,
-   which under a growing backlog is half the wait at twice the capacity), leaving out a stage
-   in an outage or catching up after one (expected_wait). At each refresh the share
-   falls by 30 % (ADMIT_DECREASE) while the wait is over the bound, grows by ADMIT_STEP once it
-   is below ORDERS_ADMISSION_REOPEN_RATIO of it, and holds in between (hysteresis, so that the
-   door does not flap). Placing orders keeps working while another service or the broker is
-   down: those orders wait in the outbox and the queues, and the saga's timeouts catch a
-   participant that never answers.
+1. Orders in the saga at once. A new order is refused while as many orders placed within the
+   last ORDERS_ADMISSION_HORIZON_SECONDS are pending (their saga not yet done) as the door's
+   limit; the limit adapts so that the orders finishing the saga now took about
+   ORDERS_ADMISSION_TARGET_SECONDS (their median, placement to outcome). By Little's law the
+   pending orders are the saga's rate times its latency: under an overload the saga works at its
+   capacity, the pending count stops at the limit, and the latency is the limit over the
+   capacity. So the limit is a concurrency limit on the pipeline (the Vegas and Gradient family
+   of Netflix's concurrency-limits, whose signal is the latency of the calls that just returned):
+   at each refresh it is multiplied by target / completion while the completion is over the
+   target (at most halved), and by the same ratio while it is under it and the limit is what
+   binds (pending at half of it or more; at most +25 %), smoothed (a tenth of the step). While it
+   does not bind and the saga keeps up with what comes, the limit is back at
+   ORDERS_ADMISSION_INITIAL_LIMIT at least, so the next burst is not turned away. No dead band,
+   and a fresh signal: one query of the orders table at each refresh
+   (ORDERS_ADMISSION_REFRESH_SECONDS), the outcomes of the last ORDERS_ADMISSION_WINDOW_SECONDS,
+   not a measurement of the consumer groups seconds old. Between refreshes the door counts the
+   orders it admitted itself.
+   An order whose saga takes longer than the horizon waits for the card provider (a charge timed
+   out, retried seconds later): pending, but taking none of the pipeline's capacity. So it counts
+   neither in the queue nor in the latency (the median is of the outcomes within the horizon;
+   when none is, the oldest pending order's age within it stands for the latency). Counted,
+   with the provider failing or slow for 30 % of the charges, those orders were most of the
+   pending ones: read by their age, the limit fell and refused 43 % of the orders the saga had
+   room for (make chaos, 2026-12-07); read by all outcomes, the drained pipeline finished only
+   those and the limit collapsed in a 36 s cycle (the synthetic saga of the tests).
+   Placing orders keeps working while another service or the broker is down: a saga in which
+   nothing finished in the last window while orders are pending is stopped, not overloaded (an
+   overloaded saga still finishes orders at its capacity), and so is one with a stage of its path
+   in an outage as the pipeline watcher measured it (events/pipeline.py); either lifts the limit,
+   the latter until the stage has moved for ORDERS_ADMISSION_GRACE_SECONDS again. Those orders
+   wait in the outbox and the queues, and the saga's timeouts catch a participant that never
+   answers.
 2. Placements at once. No more than ORDERS_ADMISSION_MAX_IN_FLIGHT orders are being placed in a
    process at a time. One more waits for a slot, at most ORDERS_ADMISSION_QUEUE_SECONDS (5 ms
    once the queue for slots has not emptied for that long: controlled delay) and behind at most
    ORDERS_ADMISSION_MAX_QUEUED others (a burst of customers on an idle stack goes through), else
    it is refused (Retry-After 1). The web process has more threads than that
    (ORDERS_WEB_THREADS), so requests beyond it reach the door instead of queueing unseen for a
-   thread. This is what keeps placement fast under a sudden overload: the
-   saga's wait is seen a second or two late (measured once a second; the consumers yield the CPU
-   to the web processes), and an on/off door on it alone let twice the capacity in for those
-   seconds, placement p50 near 2 s (docs/benchmarks.md, "Overload").
+   thread. This keeps placement fast under a sudden overload, before the next refresh.
 
-Each door re-reads the measured wait at most once every ORDERS_ADMISSION_REFRESH_SECONDS (one
-small query; none per request). It runs ahead of Django (orders/wsgi.py): a refusal costs no
-request set-up, no authentication, no body parsing, no query and no log line.
+It runs ahead of Django (orders/wsgi.py): a refusal costs no request set-up, no authentication,
+no body parsing, no query and no log line.
 """
 
 import math
-import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from events import pipeline
+from orders import metrics, selectors
 from orders.services import saga
 
-# The admitted share falls to ADMIT_DECREASE of itself at each refresh over a bound, never below
-# ADMIT_MIN (a trickle of orders keeps the signals alive), and grows by ADMIT_STEP below both.
-ADMIT_DECREASE, ADMIT_MIN, ADMIT_STEP = 0.7, 0.05, 0.05
+# The limit's step at each refresh: the ratio target / completion, bounded, and a tenth of it taken
+# (a fifth cycled by 12 % in the synthetic saga of the tests, its signal as late as its latency).
+LIMIT_DECREASE_MIN, LIMIT_INCREASE_MAX, LIMIT_SMOOTHING = 0.5, 1.25, 0.1
+# The limit grows only while it is what holds orders back: pending at this share of it or more.
+LIMIT_BINDING = 0.5
 # How long a placement waits for a slot while the queue for slots has not emptied for a while.
 STANDING_QUEUE_WAIT_SECONDS = 0.005
-# Retry-After is at least this, and at most the other.
-RETRY_AFTER_MIN_SECONDS, RETRY_AFTER_MAX_SECONDS = 1, 30
+# A reading older than this is not judged by while a fresh one is being read: wait for it, so long.
+STALE_READING_SECONDS, STALE_READING_WAIT_SECONDS = 1.0, 0.5
+# Retry-After of a refusal: the pending orders move on within about a second.
+RETRY_AFTER_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -64,15 +85,15 @@ class Refusal:
         )
 
 
-def expected_wait(outage_seen_at: dict[str, float], now: float) -> float:
-    """Seconds a new order would wait for its saga to be worked, per the latest measurements,
-    counting only the stages that have moved all through the last ORDERS_ADMISSION_GRACE_SECONDS.
+def saga_outage(outage_seen_at: dict[str, float], now: float) -> bool:
+    """Whether a stage of the saga's path is in an outage, or was within the last
+    ORDERS_ADMISSION_GRACE_SECONDS, per the latest measurements.
 
     A stage stale, missing, or with events waiting and not moving for
     ORDERS_ADMISSION_MOVING_SECONDS is in an outage (a broker down, a participant stopped or
     frozen), and so is every stage while one is unknown; `outage_seen_at` (the door's memory)
     records when each was last seen so. A stage catching up after an outage is draining a
-    backlog, not taking more than it can: the door does not shed for it until the grace is over
+    backlog, not taking more than it can: the door does not limit for it until the grace is over
     (make chaos: without it the door refused orders through a Kafka outage and just after it)."""
     stages = pipeline.delays(list(saga.SAGA_STAGES))
     unknown = len(stages) < len(saga.SAGA_STAGES) or any(stage.stale for stage in stages.values())
@@ -86,73 +107,79 @@ def expected_wait(outage_seen_at: dict[str, float], now: float) -> float:
         if unknown or idle or stage.stalled:
             outage_seen_at[name] = now
     grace = settings.ORDERS_ADMISSION_GRACE_SECONDS
-    return sum(
-        stage.wait_seconds
-        for name, stage in stages.items()
-        if now - outage_seen_at.get(name, -math.inf) > grace
-    )
+    return any(now - outage_seen_at.get(name, -math.inf) <= grace for name in saga.SAGA_STAGES)
 
 
 class Door:
-    """One web process's door: how many orders it is placing, and the share of new ones it admits."""
+    """One web process's door: how many orders it is placing, and how many it lets into the saga."""
 
-    def __init__(self, clock=time.monotonic, chance=random.random):
-        self._clock, self._chance = clock, chance
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        saga_now: Callable[[float, float], tuple[int, int, float]] = selectors.orders_saga_now,
+        outage: Callable[[dict[str, float], float], bool] | None = None,
+    ):
+        self._clock, self._saga_now = clock, saga_now
+        self._outage_now = outage or saga_outage
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
         self._queued = 0
         self._queue_empty_at = -math.inf
         self._checked_at = -math.inf
         self._refreshing = False
-        self._wait = 0.0
+        self._read = threading.Condition(self._lock)
+        self._read_at = -math.inf  # when the reading judged by was taken
         self.in_flight = 0
         self._outage_seen_at: dict[str, float] = {}
-        self.share = 1.0
+        self.limit = float(settings.ORDERS_ADMISSION_INITIAL_LIMIT)
+        # As last read, plus the orders this door admitted since.
+        self.pending = 0
+        self.completion = 0.0
+        self.lifted = False
 
     def refusal(self) -> Refusal | None:
         """None to admit the order (then call placed() once it is answered); else why not and
         when to try again."""
         self._refresh()
         with self._lock:
-            if self.share >= 1.0 or self._chance() < self.share:
-                if not self._slot_taken():
-                    return Refusal("too many orders are being placed at this moment", RETRY_AFTER_MIN_SECONDS)
-                return None
-            reopen_below = settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS * settings.ORDERS_ADMISSION_REOPEN_RATIO
-            retry_after = min(
-                max(math.ceil(self._wait - reopen_below), RETRY_AFTER_MIN_SECONDS), RETRY_AFTER_MAX_SECONDS
-            )
-            if self._wait > settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS:
-                reason = f"orders are taking about {self._wait:.0f} s to be processed, more than usual"
-            else:
-                # The wait fell back under the bound: the door opens a step at each refresh.
-                reason = (
-                    "orders were taking longer than usual to be processed; the service is taking more again"
+            if not self.lifted and self.pending >= int(self.limit):
+                return Refusal(
+                    f"{self.pending} orders are being processed, as many as the service takes at once now",
+                    RETRY_AFTER_SECONDS,
                 )
-            return Refusal(reason, retry_after)
+            if not self._slot_taken():
+                return Refusal("too many orders are being placed at this moment", RETRY_AFTER_SECONDS)
+            self.pending += 1
+            return None
 
     def _refresh(self) -> None:
-        """Re-read the measured wait if the last reading is older than a refresh. One request
+        """Re-read the saga's queue if the last reading is older than a refresh. One request
         reads it, outside the lock: the others go through the door on the reading before (a
         reading under the lock held every placement in the process behind its query: 5 % of the
         time under overload, in py-spy's samples of 2026-12-02)."""
         with self._lock:
             now = self._clock()
-            refresh = settings.ORDERS_ADMISSION_REFRESH_SECONDS
-            if self._refreshing or now - self._checked_at < refresh:
+            if self._refreshing and now - self._read_at > STALE_READING_SECONDS:
+                # A door nobody knocked at for a while holds a reading of another time (a backlog
+                # long gone): the burst that finds it waits a moment for the fresh one instead.
+                self._read.wait(timeout=STALE_READING_WAIT_SECONDS)
                 return
-            # A door nobody knocked at since counts every refresh it missed: once quiet, it
-            # opens as fast as it would have with orders coming (the wait does not need them).
-            missed = 1 if self._checked_at == -math.inf else int((now - self._checked_at) // refresh)
+            if self._refreshing or now - self._checked_at < settings.ORDERS_ADMISSION_REFRESH_SECONDS:
+                return
             self._checked_at, self._refreshing = now, True
-        wait = None
+        reading = outage = None
         try:
-            wait = expected_wait(self._outage_seen_at, now)
+            outage = self._outage_now(self._outage_seen_at, now)
+            reading = self._saga_now(
+                settings.ORDERS_ADMISSION_WINDOW_SECONDS, settings.ORDERS_ADMISSION_HORIZON_SECONDS
+            )
         finally:
             with self._lock:
                 self._refreshing = False
-                if wait is not None:
-                    self._adapt(wait, refreshes=missed)
+                if reading is not None:
+                    self._adapt(*reading, outage=outage)
+                    self._read_at = now
+                self._read.notify_all()
 
     def placed(self) -> None:
         """An admitted placement was answered."""
@@ -190,13 +217,28 @@ class Door:
         self.in_flight += 1
         return True
 
-    def _adapt(self, wait: float, *, refreshes: int = 1) -> None:
-        self._wait = wait
-        bound = settings.ORDERS_ADMISSION_MAX_WAIT_SECONDS
-        if wait > bound:
-            self.share = max(self.share * ADMIT_DECREASE, ADMIT_MIN)
-        elif wait < bound * settings.ORDERS_ADMISSION_REOPEN_RATIO:
-            self.share = min(self.share + ADMIT_STEP * refreshes, 1.0)
+    def _adapt(self, pending: int, finished: int, completion: float, *, outage: bool) -> None:
+        """Take a reading of the saga, and move the limit towards the pending count at which the
+        orders finishing take the target (the lock held)."""
+        self.pending, self.completion = pending, completion
+        # Nothing finishing while orders wait: the saga is stopped, not slow.
+        self.lifted = outage or (pending > 0 and not finished)
+        if self.lifted:
+            return  # the queue is waiting out an outage, not telling the saga's capacity
+        target = settings.ORDERS_ADMISSION_TARGET_SECONDS
+        if completion > target:
+            ratio = max(target / completion, LIMIT_DECREASE_MIN)
+        elif pending >= self.limit * LIMIT_BINDING:
+            ratio = min(target / completion, LIMIT_INCREASE_MAX) if completion > 0 else LIMIT_INCREASE_MAX
+        else:
+            # The saga keeps up with what comes: nothing says it could not take as many as at the
+            # start, so an overload's low limit does not turn the next burst away.
+            self.limit = max(self.limit, float(settings.ORDERS_ADMISSION_INITIAL_LIMIT))
+            metrics.ADMISSION_LIMIT.set(self.limit)
+            return
+        step = self.limit * (1 - LIMIT_SMOOTHING + LIMIT_SMOOTHING * ratio)
+        self.limit = min(max(step, settings.ORDERS_ADMISSION_MIN_LIMIT), settings.ORDERS_ADMISSION_MAX_LIMIT)
+        metrics.ADMISSION_LIMIT.set(self.limit)
 
 
 DOOR = Door()
