@@ -35,6 +35,9 @@ RECONCILIATION_SETTLE_SECONDS = env.int("RECONCILIATION_SETTLE_SECONDS", default
 # second of it is audited again by each sweep (at 200 orders/s, 200 orders' three records).
 RECONCILIATION_SWEEP_OVERLAP_SECONDS = env.int("RECONCILIATION_SWEEP_OVERLAP_SECONDS", default=30)
 RECONCILIATION_FIRST_SWEEP_HOURS = env.int("RECONCILIATION_FIRST_SWEEP_HOURS", default=24)
+# How far back a sweep asked for over the staff API (POST /api/v1/reconcile, run inside the
+# request) may reach with `since`; `manage.py reconcile --since` has no such bound.
+RECONCILIATION_API_SINCE_MAX_HOURS = env.int("RECONCILIATION_API_SINCE_MAX_HOURS", default=1)
 # A sweep audits its orders this many at a time, and works only this share of the time: after
 # each chunk (and each page of a window it reads) it rests (1 - duty) / duty times as long as
 # that took, so that its reads through the services' web processes and databases never crowd

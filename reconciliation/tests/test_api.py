@@ -1,5 +1,7 @@
 """The staff API: the divergences, filtered; a sweep on demand (over faked internal APIs)."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from rest_framework.fields import DateTimeField
@@ -155,7 +157,10 @@ def test_a_sweep_lists_the_divergences_it_closed(staff, services, policy, make_d
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"order_ids": [ORDER], "since": "2026-11-24T10:00Z"}, "non_field_errors"),
+        (
+            {"order_ids": [ORDER], "since": (timezone.now() - timedelta(minutes=5)).isoformat()},
+            "non_field_errors",
+        ),
         ({"order_ids": []}, "order_ids"),
         ({"settle_seconds": -1}, "settle_seconds"),
         ({"since": "yesterday"}, "since"),
@@ -167,6 +172,22 @@ def test_a_bad_sweep_request_is_refused_field_by_field(staff, services, body, fi
     assert response.status_code == 400
     assert field in response.json()
     assert not Sweep.objects.exists()
+
+
+def test_a_sweep_over_the_api_reaches_at_most_an_hour_back_and_says_how_to_go_further(staff, services):
+    # a sweep from 2000 audited every order of a benchmarked stack inside the request (make fuzz)
+    response = staff.post(RECONCILE, {"since": "2000-01-01T00:00:00Z"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["since"] == [
+        "a sweep over the API reaches back at most 1 h; for a longer audit run"
+        " `manage.py reconcile --since 2000-01-01T00:00:00+00:00` on a reconciliation host"
+    ]
+    assert not Sweep.objects.exists()
+
+    # and an hour back is a sweep like any other
+    recent = (timezone.now() - timedelta(minutes=59)).isoformat()
+    assert staff.post(RECONCILE, {"since": recent, "settle_seconds": 0}, format="json").status_code == 200
 
 
 def test_a_sweep_that_could_not_reach_a_service_is_503_with_the_reason(staff, services):

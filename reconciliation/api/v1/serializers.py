@@ -1,3 +1,7 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 from rest_framework import serializers
 
 from reconciliation.models import Divergence, Sweep
@@ -30,6 +34,18 @@ class ReconcileRequestSerializer(serializers.Serializer):
     )
     since = serializers.DateTimeField(required=False)
     settle_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86400)
+
+    def validate_since(self, since):
+        """A sweep asked for over HTTP runs inside the request: at most
+        RECONCILIATION_API_SINCE_MAX_HOURS back (a sweep from the year 2000 audited every order
+        of a benchmarked stack and outlived the request, make fuzz, 2026-12-07)."""
+        limit = settings.RECONCILIATION_API_SINCE_MAX_HOURS
+        if since < timezone.now() - timedelta(hours=limit):
+            raise serializers.ValidationError(
+                f"a sweep over the API reaches back at most {limit} h; for a longer audit run"
+                f" `manage.py reconcile --since {since.isoformat()}` on a reconciliation host"
+            )
+        return since
 
     def validate(self, data):
         if "order_ids" in data and "since" in data:
