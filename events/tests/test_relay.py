@@ -1,5 +1,6 @@
 """The outbox relay against the real PostgreSQL and Kafka."""
 
+import contextlib
 import json
 import threading
 
@@ -36,6 +37,19 @@ def published_sequences(topic: str, count: int) -> dict[str, list[int]]:
         envelope = json.loads(message.value())
         by_account.setdefault(envelope["aggregate_id"], []).append(envelope["sequence"])
     return by_account
+
+
+@contextlib.contextmanager
+def running(relay: Relay):
+    """The relay running in a thread while the block runs; stopped, and checked stopped, after."""
+    thread = threading.Thread(target=lambda: (relay.run(), connections.close_all()), daemon=True)
+    thread.start()
+    try:
+        yield relay
+    finally:
+        relay.stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
 
 
 def relay_until_empty(producer, batch_size=100):
@@ -122,11 +136,7 @@ def test_with_kafka_unreachable_rows_stay_unpublished_then_all_go_out_in_order(t
 
 
 def test_the_relay_wakes_on_notify_without_waiting_for_its_poll(topic):
-    stop = threading.Event()
-    relay = Relay(poll_interval=60, stop=stop)
-    thread = threading.Thread(target=lambda: (relay.run(), connections.close_all()), daemon=True)
-    thread.start()
-    try:
+    with running(Relay(poll_interval=60)) as relay:
         wait_until(relay.waiting.is_set, timeout=10, message="the relay to wait for work")
         write(topic, ("a", 1))
         # far sooner than the 60 s poll: only the NOTIFY can have woken it
@@ -135,10 +145,6 @@ def test_the_relay_wakes_on_notify_without_waiting_for_its_poll(topic):
             timeout=10,
             message="publication",
         )
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not thread.is_alive()
 
 
 def test_a_producer_that_confirmed_nothing_of_a_batch_is_replaced(topic, monkeypatch):
@@ -157,19 +163,12 @@ def test_a_producer_that_confirmed_nothing_of_a_batch_is_replaced(topic, monkeyp
 
     monkeypatch.setattr("events.relay.producer_create", create)
     write(topic, ("a", 1), ("b", 1))
-    stop = threading.Event()
-    relay = Relay(poll_interval=0.2, stop=stop)
-    thread = threading.Thread(target=lambda: (relay.run(), connections.close_all()), daemon=True)
-    thread.start()
-    try:
+    with running(Relay(poll_interval=0.2)):
         # then after its first failed batch it publishes with a new producer, in order
         wait_until(
             lambda: not OutboxEvent.objects.filter(published_at=None).exists(),
             timeout=30,
             message="publication by a new producer",
         )
-    finally:
-        stop.set()
-        thread.join(30)
     assert made == ["wedged", "working"]
     assert published_sequences(topic, 2) == {"a": [1], "b": [1]}
