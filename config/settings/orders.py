@@ -33,9 +33,9 @@ ORDERS_PENDING_TIMEOUT_SECONDS = env.int("ORDERS_PENDING_TIMEOUT_SECONDS", defau
 # to outcome (the card provider's own latency included), between MIN_LIMIT and MAX_LIMIT, from
 # INITIAL_LIMIT. A web process places at most MAX_IN_FLIGHT orders at once (ORDERS_WEB_WORKERS
 # of them: 4 x 4 by default), lets up to MAX_QUEUED more wait QUEUE_SECONDS for a slot (5 ms once
-# the queue has not emptied for that long), and refuses the rest. Each web process reads the
-# pending orders and the latest outcomes every REFRESH_SECONDS. docs/benchmarks.md ("Overload")
-# has the measurements.
+# the queue has not emptied for that long or while the limit binds), and refuses the rest. Each
+# web process reads the pending orders and the latest outcomes every REFRESH_SECONDS.
+# docs/benchmarks.md ("Overload") has the measurements.
 ORDERS_ADMISSION_TARGET_SECONDS = env.float("ORDERS_ADMISSION_TARGET_SECONDS", default=1.0)
 ORDERS_ADMISSION_WINDOW_SECONDS = env.float("ORDERS_ADMISSION_WINDOW_SECONDS", default=0.5)
 # Orders placed longer ago than this are out of the door's queue and latency: waiting for the card
@@ -47,7 +47,7 @@ ORDERS_ADMISSION_MIN_LIMIT = env.int("ORDERS_ADMISSION_MIN_LIMIT", default=20)
 ORDERS_ADMISSION_MAX_LIMIT = env.int("ORDERS_ADMISSION_MAX_LIMIT", default=5000)
 ORDERS_ADMISSION_MAX_IN_FLIGHT = env.int("ORDERS_ADMISSION_MAX_IN_FLIGHT", default=4)
 ORDERS_ADMISSION_MAX_QUEUED = env.int("ORDERS_ADMISSION_MAX_QUEUED", default=24)
-ORDERS_ADMISSION_QUEUE_SECONDS = env.float("ORDERS_ADMISSION_QUEUE_SECONDS", default=0.25)
+ORDERS_ADMISSION_QUEUE_SECONDS = env.float("ORDERS_ADMISSION_QUEUE_SECONDS", default=0.5)
 ORDERS_ADMISSION_REFRESH_SECONDS = env.float("ORDERS_ADMISSION_REFRESH_SECONDS", default=0.25)
 # A stage of the saga's path that has not moved for this long counts as an outage, not a backlog:
 # the door lifts its limit (placing orders keeps working while a service or Kafka is down).

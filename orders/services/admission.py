@@ -35,7 +35,8 @@ taking them would harm the orders already taken. Two limits, each in every web p
    answers.
 2. Placements at once. No more than ORDERS_ADMISSION_MAX_IN_FLIGHT orders are being placed in a
    process at a time. One more waits for a slot, at most ORDERS_ADMISSION_QUEUE_SECONDS (5 ms
-   once the queue for slots has not emptied for that long: controlled delay) and behind at most
+   once the queue for slots has not emptied for that long, or while the saga's limit binds:
+   controlled delay) and behind at most
    ORDERS_ADMISSION_MAX_QUEUED others (a burst of customers on an idle stack goes through), else
    it is refused (Retry-After 1). The web process has more threads than that
    (ORDERS_WEB_THREADS), so requests beyond it reach the door instead of queueing unseen for a
@@ -194,7 +195,10 @@ class Door:
         (Maurer, "Fail at Scale", ACM Queue 13(8), 2015): ORDERS_ADMISSION_QUEUE_SECONDS while
         the queue for slots was empty within the last ORDERS_ADMISSION_QUEUE_SECONDS (a burst,
         which passes), STANDING_QUEUE_WAIT_SECONDS once it was not (an overload, where a queue
-        that never empties only adds its wait to every answer)."""
+        that never empties only adds its wait to every answer). The saga's limit binding (its
+        pending orders at half the limit or more) is an overload too, whatever the queue for
+        slots: there the burst's patience would only lengthen the answers of orders the saga has
+        little room for (docs/benchmarks.md)."""
         limit = settings.ORDERS_ADMISSION_MAX_IN_FLIGHT
         now = self._clock()
         if not self._queued:
@@ -203,7 +207,8 @@ class Door:
             if self._queued >= settings.ORDERS_ADMISSION_MAX_QUEUED:
                 return False
             patience = settings.ORDERS_ADMISSION_QUEUE_SECONDS
-            if now - self._queue_empty_at > patience:
+            binding = not self.lifted and self.pending >= self.limit * LIMIT_BINDING
+            if binding or now - self._queue_empty_at > patience:
                 patience = STANDING_QUEUE_WAIT_SECONDS
             self._queued += 1
             try:

@@ -602,3 +602,43 @@ def test_a_queue_for_slots_that_has_not_emptied_makes_the_next_order_wait_only_a
     assert refusal is not None and refusal.reason == "too many orders are being placed at this moment"
     assert waited < 1
     assert door.in_flight == 1  # the second took the slot the first freed
+
+
+@override_settings(
+    ORDERS_ADMISSION_MAX_IN_FLIGHT=1,
+    ORDERS_ADMISSION_MAX_QUEUED=2,
+    ORDERS_ADMISSION_QUEUE_SECONDS=5,
+    ORDERS_ADMISSION_INITIAL_LIMIT=200,
+)
+def test_while_the_saga_limit_binds_an_order_waits_for_a_slot_only_a_moment():
+    # given a saga with as many orders pending as half the door's limit (an overload, not a burst)
+    door = admission.Door(saga_now=Saga(pending=100), outage=lambda seen, now: False)
+    assert door.limit == 200
+    assert door.refusal() is None  # the only slot
+
+    # when another order comes, the queue for slots empty until now
+    started = time.monotonic()
+    refusal = door.refusal()
+
+    # then it is refused after the standing queue's moment, not after the burst's 5 s
+    assert refusal is not None and refusal.reason == "too many orders are being placed at this moment"
+    assert time.monotonic() - started < 1
+
+
+@override_settings(
+    ORDERS_ADMISSION_MAX_IN_FLIGHT=1,
+    ORDERS_ADMISSION_MAX_QUEUED=2,
+    ORDERS_ADMISSION_QUEUE_SECONDS=0.3,
+    ORDERS_ADMISSION_INITIAL_LIMIT=200,
+)
+def test_while_the_saga_has_room_an_order_waits_the_burst_patience_for_a_slot():
+    # given a saga with pending orders under half the door's limit (a burst, not an overload)
+    door = admission.Door(saga_now=Saga(pending=90), outage=lambda seen, now: False)
+    assert door.refusal() is None
+
+    # when another order comes and the slot stays taken, then it waited its whole patience
+    started = time.monotonic()
+    refusal = door.refusal()
+
+    assert refusal is not None and refusal.reason == "too many orders are being placed at this moment"
+    assert time.monotonic() - started >= 0.3

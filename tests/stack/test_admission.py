@@ -125,6 +125,26 @@ def test_placement_refuses_while_the_saga_is_full_and_takes_every_order_once_it_
     assert (listed["count"], {s for s, _, _ in answers}) == (accepted, {202, 503})
 
 
+def orders_connections() -> int:
+    """Connections open to the orders database as its service's role."""
+    with psycopg2.connect(database_url("orders")) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = current_user")
+        (count,) = cursor.fetchone()
+    conn.close()
+    return count - 1  # this one
+
+
+def test_web_workers_just_started_hold_a_database_connection_per_thread():
+    # given the orders web processes restarted, and not a request sent to them
+    token, sku = customer(), product(stock=10)
+    ctl("restart", "app:web-orders")
+    threads = int(os.environ["ORDERS_WEB_WORKERS"]) * int(os.environ["ORDERS_WEB_THREADS"])
+
+    # then every thread has its connection (the burst below does not wait for handshakes)
+    wait_until(lambda: orders_connections() >= threads, timeout=60, message=f"{threads} connections")
+    wait_until(lambda: place(token, sku)[0] == 202, timeout=60, message="an order taken")
+
+
 def test_a_burst_of_60_orders_from_30_customers_on_an_idle_stack_is_taken_whole():
     tokens, sku = [customer() for _ in range(30)], product(stock=1000)
 
