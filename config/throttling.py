@@ -9,6 +9,12 @@ from rest_framework import throttling
 logger = logging.getLogger(__name__)
 
 
+def client_address(request) -> str:
+    """The client's address as the rate limits read it (REST_FRAMEWORK's NUM_PROXIES): the login
+    lockout's (django-axes' AXES_CLIENT_IP_CALLABLE) too, so that both count the same caller."""
+    return throttling.BaseThrottle().get_ident(request)
+
+
 class ScopedRateThrottle(throttling.ScopedRateThrottle):
     """DRF's scoped throttle (the view's `throttle_scope`, its rate in DEFAULT_THROTTLE_RATES;
     over it, 429 with Retry-After). When the cache does not answer, the request goes through,

@@ -5,6 +5,7 @@ URLconf and database. Differences between environments come from environment var
 read here through django-environ; .env.example documents each one.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -89,6 +90,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "events",
 ]
 
@@ -107,6 +109,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -154,6 +158,24 @@ CACHES = {
     }
 }
 
+# Password guessing (django-axes): after AXES_FAILURE_LIMIT failed logins of one username from
+# one client address, that pair is locked out for AXES_COOLOFF_MINUTES, whatever the password
+# (429 on the admin's login, 403 on the token endpoint), in every service. The pair, not the
+# address alone or the username alone: a guesser cannot lock a colleague out from elsewhere,
+# and the address is the connection's own (NUM_PROXIES, as the rate limits read it). Failures
+# are kept in the database (the admin's Access attempts; `manage.py axes_reset_username NAME`
+# lifts a lockout); a successful login clears the pair's count and is not recorded.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_CLIENT_IP_CALLABLE = "config.throttling.client_address"
+
 # Django's four password validators: register refuses a short, common, all-digit password, or
 # one like the username (orders/api/v1/serializers.py).
 AUTH_PASSWORD_VALIDATORS = [
@@ -174,6 +196,10 @@ REST_FRAMEWORK = {
     # counts as absent), and the schema would have to document it. Other bodies get 415.
     "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The client's address, for the rate limits and the login lockout, is the connection's own:
+    # X-Forwarded-For is anybody's to write (with DRF's default, None, any value was taken).
+    # Behind N proxies of your own, NUM_PROXIES=N reads it from X-Forwarded-For.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {

@@ -55,9 +55,7 @@ ORDERS_ADMISSION_MOVING_SECONDS = env.float("ORDERS_ADMISSION_MOVING_SECONDS", d
 # ... and keeps it lifted until the stage has moved for this long again: catching up is not an overload.
 ORDERS_ADMISSION_GRACE_SECONDS = env.float("ORDERS_ADMISSION_GRACE_SECONDS", default=30.0)
 # The doors anyone may knock at, per client address (config/throttling.py): each costs a
-# deliberate password hash. The address is the connection's own (NUM_PROXIES 0): X-Forwarded-For
-# is anybody's to write, and with DRF's default (None) a caller rotating it was never limited.
-# Behind N proxies of your own, set NUM_PROXIES=N so the address is read from X-Forwarded-For.
+# deliberate password hash. The address is the connection's own (NUM_PROXIES, config/settings/base.py).
 # The local stack raises both rates (stack/env.sh): its tests register from one address.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
@@ -65,7 +63,6 @@ REST_FRAMEWORK = {
         "register": env("ORDERS_THROTTLE_REGISTER", default="10/hour"),
         "token": env("ORDERS_THROTTLE_TOKEN", default="20/minute"),
     },
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,

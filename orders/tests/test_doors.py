@@ -122,3 +122,22 @@ def test_the_customer_token_is_not_issued_to_staff_and_the_answer_tells_no_guess
     assert (right.status_code, right.json()) == (wrong.status_code, wrong.json())
     assert right.status_code == 400
     assert not Token.objects.exists()
+
+
+def test_the_token_endpoint_is_locked_out_for_a_guessed_account_and_says_so(django_user_model, settings):
+    # given as many wrong passwords for one customer from one address as the login lockout's limit
+    django_user_model.objects.create_user("margaret", password="correct horse")
+    guesser = APIClient(REMOTE_ADDR="10.0.0.9")
+    for guess in range(settings.AXES_FAILURE_LIMIT):
+        guesser.post(TOKEN, {"username": "margaret", "password": f"guess {guess}"}, format="json")
+
+    # when the right one comes from there, then it is refused, no token issued; from elsewhere it works
+    locked = guesser.post(TOKEN, {"username": "margaret", "password": "correct horse"}, format="json")
+    elsewhere = APIClient(REMOTE_ADDR="10.0.0.10").post(
+        TOKEN, {"username": "margaret", "password": "correct horse"}, format="json"
+    )
+
+    assert locked.status_code == 429, locked.content
+    assert "locked" in locked.content.decode().lower()
+    assert "token" not in locked.json()
+    assert elsewhere.status_code == 200 and elsewhere.json()["token"]

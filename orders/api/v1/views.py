@@ -1,13 +1,14 @@
 """The customer API of the orders service. Thin: validate, call a service or selector, render."""
 
 import pydantic
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -65,7 +66,10 @@ WRONG_CREDENTIALS = _("Unable to log in with provided credentials.")
         responses={
             200: serializers.TokenSerializer,
             400: error("wrong username or password, or a staff account (its token is issued by an operator)"),
-            429: error("too many sign-ins from this address: retry after Retry-After seconds"),
+            429: error(
+                "too many sign-ins from this address, or too many failed ones of this username from it"
+                " (locked out whatever the password): retry after Retry-After seconds"
+            ),
         },
     )
 )
@@ -80,7 +84,14 @@ class TokenView(ObtainAuthToken):
 
     def post(self, request, *args, **kwargs):
         credentials = self.get_serializer(data=request.data)
-        credentials.is_valid(raise_exception=True)
+        if not credentials.is_valid():
+            if getattr(request, "axes_locked_out", False):
+                # django-axes refused the username from this address, whatever the password
+                raise Throttled(
+                    wait=settings.AXES_COOLOFF_TIME.total_seconds(),
+                    detail="Sign-ins of this username from here are locked out after too many failures.",
+                )
+            raise ValidationError(credentials.errors)
         user = credentials.validated_data["user"]
         if user.is_staff or user.is_superuser:
             # A staff account's token is issued by an operator (manage.py drf_create_token). The
