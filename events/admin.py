@@ -1,7 +1,10 @@
 """The admin every service shares: the events tables (the outbox and inbox read-only, dead
 letters with "retry" and "discard" actions: events/dead_letters.py does the work), and
-django-celery-beat's periodic tasks with their actions behind the change permission."""
+django-celery-beat's periodic tasks with their actions behind the change permission, and
+django-axes' failed logins (the lockouts) with theirs behind the delete permission."""
 
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.utils.html import format_html
 from django_celery_beat import admin as beat_admin
@@ -175,3 +178,16 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
 
 admin.site.unregister(PeriodicTask)
 admin.site.register(PeriodicTask, PeriodicTaskAdmin)
+
+
+class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+    """django-axes' own list of failed logins and lockouts; deleting a row lifts its lockout.
+    Its one action (clear the expired attempts) deletes rows too, so it is offered only to who
+    may delete them: as shipped it declares no permission."""
+
+    def get_actions(self, request):
+        return super().get_actions(request) if self.has_delete_permission(request) else {}
+
+
+admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, AccessAttemptAdmin)
