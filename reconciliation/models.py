@@ -42,6 +42,11 @@ class OrderSaga(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "order saga"
+        # Failing an order refunds its payment and releases its stock: a money permission of its
+        # own, not `change` (docs/operations.md, "Who may do what").
+        permissions = [
+            ("fail_ordersaga", "Can fail a pending order and compensate it (moves money and stock)")
+        ]
         indexes = [
             models.Index(
                 fields=["created_at"], condition=Q(order_status="pending"), name="recon_saga_pending"
@@ -170,6 +175,8 @@ class Divergence(models.Model):
             )
         ]
         indexes = [models.Index(fields=["status", "kind"], name="recon_divergence_status")]
+        # A suggested fix refunds, cancels or releases: a money permission of its own, not `change`.
+        permissions = [("fix_divergence", "Can apply a divergence's suggested fix (moves money or stock)")]
 
     def __str__(self):
         return f"#{self.pk} {self.get_kind_display()}: {self.subject}"

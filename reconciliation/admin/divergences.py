@@ -119,10 +119,17 @@ class DivergenceAdmin(ActionOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # The page is read-only (ActionOnlyAdmin); its action buttons are for who may act.
-        extra_context = {**(extra_context or {}), "may_act": self.has_change_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "may_act": self.has_change_permission(request),
+            "may_fix": self.has_fix_permission(request),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.action(description="Apply the suggested fix", permissions=["change"])
+    def has_fix_permission(self, request) -> bool:
+        return request.user.has_perm("reconciliation.fix_divergence")
+
+    @admin.action(description="Apply the suggested fix", permissions=["fix"])
     def apply_suggested_fix(self, request, queryset):
         self._each(request, queryset, resolution.divergence_apply_fix, "fix sent; the next audit confirms it")
 

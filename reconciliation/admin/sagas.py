@@ -100,7 +100,10 @@ class OrderSagaAdmin(ActionOnlyAdmin):
             resolution.saga_redrive(order_id=saga.order_id, actor=request.user.get_username())
         self.message_user(request, f"{queryset.count()} saga(s) re-driven", messages.SUCCESS)
 
-    @admin.action(description="Fail the order and compensate (pending orders only)", permissions=["change"])
+    def has_fail_permission(self, request) -> bool:
+        return request.user.has_perm("reconciliation.fail_ordersaga")
+
+    @admin.action(description="Fail the order and compensate (pending orders only)", permissions=["fail"])
     def fail_and_compensate(self, request, queryset):
         for saga in queryset:
             try:

@@ -164,3 +164,31 @@ def test_an_ignored_divergences_page_offers_only_to_mark_it_resolved(admin_clien
     offered = re.findall(r'<option value="(\w+)"', admin_client.get(url).content.decode())
 
     assert offered == ["mark_resolved"]
+
+
+@pytest.fixture
+def changer(django_user_model):
+    """A staff member who may view and change divergences and sagas, and nothing that moves money."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("changer", password="x", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            codename__in=["view_divergence", "change_divergence", "view_ordersaga", "change_ordersaga"]
+        )
+    )
+    return user
+
+
+def test_moving_money_asks_its_own_permission_not_change(client, changer, make_divergence):
+    diverged = make_divergence()
+
+    admin_action(client, changer, diverged, "apply_suggested_fix")
+    admin_action(client, changer, saga("pending"), "fail_and_compensate")
+
+    diverged.refresh_from_db()
+    assert (diverged.status, diverged.fix_requested_at, commands()) == (Status.OPEN, None, [])
+    # and the divergence's page does not offer the fix, while the other actions stay
+    client.force_login(changer)
+    page = client.get(reverse("admin:reconciliation_divergence_change", args=[diverged.pk])).content.decode()
+    assert "apply_suggested_fix" not in page and "redrive_saga" in page
