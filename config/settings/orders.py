@@ -33,7 +33,7 @@ ORDERS_PENDING_TIMEOUT_SECONDS = env.int("ORDERS_PENDING_TIMEOUT_SECONDS", defau
 # to outcome (the card provider's own latency included), between MIN_LIMIT and MAX_LIMIT, from
 # INITIAL_LIMIT. A web process places at most MAX_IN_FLIGHT orders at once (ORDERS_WEB_WORKERS
 # of them: 4 x 4 by default), lets up to MAX_QUEUED more wait QUEUE_SECONDS for a slot (5 ms once
-# the queue has not emptied for that long or while the limit binds), and refuses the rest. Each
+# the queue has not emptied for twice that or while the limit binds), and refuses the rest. Each
 # web process reads the pending orders and the latest outcomes every REFRESH_SECONDS.
 # docs/benchmarks.md ("Overload") has the measurements.
 ORDERS_ADMISSION_TARGET_SECONDS = env.float("ORDERS_ADMISSION_TARGET_SECONDS", default=1.0)
