@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to SVG in memory
 
 from django.contrib import admin  # noqa: E402
+from django.core.exceptions import PermissionDenied  # noqa: E402
 from django.shortcuts import render  # noqa: E402
 from django.utils.safestring import mark_safe  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -22,6 +23,10 @@ from reconciliation.models import Severity, Sweep  # noqa: E402
 
 
 def overview_view(request):
+    # What it shows is the divergences' and the pipeline's: for who may view divergences, not
+    # for every staff member.
+    if not request.user.has_perm("reconciliation.view_divergence"):
+        raise PermissionDenied
     delays = pipeline.delays()
     context = {
         **admin.site.each_context(request),

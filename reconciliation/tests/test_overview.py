@@ -47,3 +47,12 @@ def test_divergences_are_counted_in_the_hour_they_were_found_by_severity(make_di
 
     hour = found.replace(minute=0)
     assert sorted(rows) == [(hour, Severity.CRITICAL, 2), (hour, Severity.WARNING, 1)]
+
+
+def test_the_overview_is_for_who_may_view_divergences_not_any_staff_member(client, viewer, django_user_model):
+    url = "/admin/reconciliation/divergence/overview/"
+    client.force_login(django_user_model.objects.create_user("nobody", password="x", is_staff=True))
+    assert client.get(url).status_code == 403
+
+    client.force_login(viewer)
+    assert client.get(url).status_code == 200
