@@ -29,10 +29,10 @@ def post_worker_init(worker):
     """Open the database connection of every thread of the worker before it takes a request.
 
     Django keeps one connection per thread, opened by the thread's first query. A connection costs
-    a SCRAM handshake, about twice a placement's own CPU (11 ms, 5 ms of CPU on each side, on the
-    2-core AMD box of 2026-12-07): a burst on a worker just started paid one per request, and
-    placements waiting for a slot behind them were refused (tests/stack/test_admission.py). A task
-    per thread, each holding its thread until all have started, so that the pool starts them all."""
+    a SCRAM handshake, about twice a placement's own CPU (docs/benchmarks.md): a burst on a worker
+    just started paid one per request, and placements waiting for a slot behind them were refused
+    (tests/stack/test_admission.py). A task per thread, each holding its thread until all have
+    started, so that the pool starts them all."""
     pool = getattr(worker, "tpool", None)
     if pool is None:  # a worker class without a thread pool
         return

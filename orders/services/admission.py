@@ -211,8 +211,7 @@ class Door:
             if self._queued >= settings.ORDERS_ADMISSION_MAX_QUEUED:
                 return False
             patience = settings.ORDERS_ADMISSION_QUEUE_SECONDS
-            binding = not self.lifted and self.pending >= self.limit * LIMIT_BINDING
-            if binding or now - self._queue_empty_at > patience * STANDING_QUEUE_PATIENCES:
+            if self._limit_binds() or now - self._queue_empty_at > patience * STANDING_QUEUE_PATIENCES:
                 patience = STANDING_QUEUE_WAIT_SECONDS
             self._queued += 1
             try:
@@ -226,6 +225,11 @@ class Door:
         self.in_flight += 1
         return True
 
+    def _limit_binds(self) -> bool:
+        """Whether the limit is what holds orders back: pending at LIMIT_BINDING of it or more
+        (the lock held)."""
+        return not self.lifted and self.pending >= self.limit * LIMIT_BINDING
+
     def _adapt(self, pending: int, finished: int, completion: float, *, outage: bool) -> None:
         """Take a reading of the saga, and move the limit towards the pending count at which the
         orders finishing take the target (the lock held)."""
@@ -237,7 +241,7 @@ class Door:
         target = settings.ORDERS_ADMISSION_TARGET_SECONDS
         if completion > target:
             ratio = max(target / completion, LIMIT_DECREASE_MIN)
-        elif pending >= self.limit * LIMIT_BINDING:
+        elif self._limit_binds():
             ratio = min(target / completion, LIMIT_INCREASE_MAX) if completion > 0 else LIMIT_INCREASE_MAX
         else:
             # The saga keeps up with what comes: nothing says it could not take as many as at the

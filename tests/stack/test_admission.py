@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg2
 import pytest
 
+from bench.stack import query
 from tests.stack.client import call, customer, product
 from tests.stack.conftest import ctl, database_url, service_url, wait_until
 
@@ -127,11 +128,8 @@ def test_placement_refuses_while_the_saga_is_full_and_takes_every_order_once_it_
 
 def orders_connections() -> int:
     """Connections open to the orders database as its service's role."""
-    with psycopg2.connect(database_url("orders")) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = current_user")
-        (count,) = cursor.fetchone()
-    conn.close()
-    return count - 1  # this one
+    [(count,)] = query("orders", "SELECT count(*) FROM pg_stat_activity WHERE usename = current_user")
+    return count - 1  # the query's own
 
 
 def test_web_workers_just_started_hold_a_database_connection_per_thread():
