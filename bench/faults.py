@@ -196,18 +196,12 @@ def poison_discard() -> dict[str, int]:
 
 
 def _producer() -> Producer:
-    return Producer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "acks": "all"})
+    return Producer(stack.kafka_config(acks="all"))
 
 
 def _recent_messages(topic: str, count: int) -> list:
     """Up to `count` of the newest messages of `topic`, read without joining any group."""
-    reader = Consumer(
-        {
-            "bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-            "group.id": "chaos-reader",
-            "enable.auto.commit": False,
-        }
-    )
+    reader = Consumer(stack.kafka_config(**{"group.id": "chaos-reader", "enable.auto.commit": False}))
     try:
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
         per_partition = max(1, count // len(partitions))

@@ -108,9 +108,21 @@ SEED = """
 """
 
 
+def _java_kafka_config() -> dict:
+    """The bench's Kafka settings (stack.kafka_config) as a Java client spells them."""
+    config = stack.kafka_config()
+    return {
+        "bootstrap.servers": config["bootstrap.servers"],
+        "security.protocol": config["security.protocol"],
+        "sasl.mechanism": config["sasl.mechanism"],
+        "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{config["sasl.username"]}" password="{config["sasl.password"]}";',
+    }
+
+
 def kafka_records_per_second(records: int) -> dict:
     """Kafka's ProducerPerformance: `records` envelopes' worth of bytes, acks=all, idempotent."""
-    admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]})
+    admin = AdminClient(stack.kafka_config())
     replication = int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
     if TOPIC not in admin.list_topics(timeout=10).topics:
         admin.create_topics([NewTopic(TOPIC, num_partitions=6, replication_factor=replication)])[
@@ -134,7 +146,7 @@ def kafka_records_per_second(records: int) -> dict:
                 "--throughput",
                 "-1",
                 "--producer-props",
-                f"bootstrap.servers={os.environ['KAFKA_BOOTSTRAP_SERVERS']}",
+                *(f"{name}={value}" for name, value in _java_kafka_config().items()),
                 "acks=all",
                 "enable.idempotence=true",
                 "linger.ms=5",

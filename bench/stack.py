@@ -37,6 +37,19 @@ KIND_MARKERS = (
 )
 
 
+def kafka_config(**extra) -> dict:
+    """librdkafka settings for the bench's own Kafka clients: the stack's broker, as the
+    operators' principal (stack/env.sh; the services connect as themselves)."""
+    return {
+        "bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": os.environ["KAFKA_ADMIN_USERNAME"],
+        "sasl.password": os.environ["KAFKA_ADMIN_PASSWORD"],
+        **extra,
+    }
+
+
 def url(service: str) -> str:
     return f"http://127.0.0.1:{os.environ[f'{service.upper()}_PORT']}"
 
@@ -210,7 +223,7 @@ class Sampler(threading.Thread):
         # Quiet clients: a broker down on purpose (make chaos) shows as gaps in the samples. Plain
         # consumers, not the admin API: an admin request pending while the broker went away has
         # aborted the process inside librdkafka (confluent-kafka-python #1640).
-        quiet = {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "log_level": 0}
+        quiet = kafka_config(log_level=0)
         self._watermarks = Consumer(quiet | {"group.id": "bench-lag-probe"})
         self._partitions: list[TopicPartition] | None = None  # looked up once per client
         # One per group, to read its committed offsets; it never subscribes, so never joins the group.

@@ -11,13 +11,29 @@ logger = logging.getLogger(__name__)
 
 
 def client_config(**overrides) -> dict:
-    """librdkafka configuration shared by every client of this service."""
+    """librdkafka configuration shared by every client of this service: it connects as the
+    service's own principal (docs/hostile-input.md, "Kafka")."""
     return {
         "bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS,
         "client.id": f"oms-{settings.SERVICE_NAME}",
         "logger": logger,
+        **credentials(),
         **overrides,
     }
+
+
+def credentials() -> dict:
+    """How this service authenticates to the broker, as librdkafka's settings."""
+    config = {"security.protocol": settings.KAFKA_SECURITY_PROTOCOL}
+    if settings.KAFKA_SECURITY_PROTOCOL.startswith("SASL_"):
+        config.update(
+            {
+                "sasl.mechanism": settings.KAFKA_SASL_MECHANISM,
+                "sasl.username": settings.KAFKA_USERNAME,
+                "sasl.password": settings.KAFKA_PASSWORD,
+            }
+        )
+    return config
 
 
 def admin_client() -> AdminClient:

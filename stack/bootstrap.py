@@ -1,7 +1,8 @@
 """Prepare one service to run: migrate its database, collect its static files, create the
-local admin user, and create the Kafka topics. Idempotent; run by `make up` for each service,
-and quick when there is nothing to do: migrate applies nothing, and the static files are
-collected again only when their sources changed.
+local admin user, create the Kafka topics and grant the service's principal its ACLs (run as
+the operators' Kafka principal). Idempotent; run by `make up` for each service, and quick when
+there is nothing to do: migrate applies nothing, and the static files are collected again only
+when their sources changed.
 
     DJANGO_SETTINGS_MODULE=config.settings.orders python stack/bootstrap.py orders
 """
@@ -29,6 +30,7 @@ def main(service: str) -> None:
     _collect_static()
     _ensure_admin(os.environ.get("OMS_ADMIN_USER", "admin"), password)
     call_command("create_topics", wait=90)
+    call_command("grant_kafka_acls")
     print(f"{service}: ready to start")
 
 

@@ -58,6 +58,13 @@ else
   : "${KAFKA_BROKER_HEARTBEAT_INTERVAL_MS:=500}" "${KAFKA_BROKER_SESSION_TIMEOUT_MS:=3000}"
 fi
 : "${KAFKA_BOOTSTRAP_SERVERS:=127.0.0.1:${KAFKA_NODE_PORTS// /,127.0.0.1:}}"
+# Kafka's principals (docs/hostile-input.md, "Kafka"): the services authenticate as themselves
+# with the local passwords their settings default to (config/settings/base.py, kafka_principal);
+# these are the operators' (the tools, the tests and make up's bootstrap) and the controllers'.
+: "${KAFKA_ADMIN_USERNAME:=admin}" "${KAFKA_ADMIN_PASSWORD:=local-kafka-admin}"
+: "${KAFKA_CONTROLLER_PASSWORD:=local-kafka-controller}"
+# Each service of the stack is its own principal: none may inherit one user name for all of them.
+unset KAFKA_USERNAME KAFKA_PASSWORD
 : "${REDIS_URL:=redis://127.0.0.1:$REDIS_PORT/0}"
 
 SERVICES="orders inventory payments reconciliation"
@@ -113,6 +120,7 @@ export WORKER_NICE
 export ORDERS_THROTTLE_REGISTER ORDERS_THROTTLE_TOKEN
 export ORDERS_WEB_THREADS ORDERS_WEB_WORKERS INVENTORY_WEB_WORKERS PAYMENTS_WEB_WORKERS RECONCILIATION_WEB_WORKERS
 export OMS_ADMIN_USER OMS_ADMIN_PASSWORD KAFKA_BOOTSTRAP_SERVERS REDIS_URL
+export KAFKA_ADMIN_USERNAME KAFKA_ADMIN_PASSWORD KAFKA_CONTROLLER_PASSWORD
 
 ctl() { "$VENV/bin/supervisorctl" -c "$SUPERVISOR_CONF" "$@"; }
 say() { printf '==> %s\n' "$*"; }

@@ -71,6 +71,16 @@ POSTGRES_PORT = env.int("POSTGRES_PORT", default=5433)
 
 # Comma-separated Kafka bootstrap servers.
 KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
+# How the services reach Kafka: each as its own principal (SASL/SCRAM-SHA-512, kafka_principal
+# below), which the broker's ACLs let write its own topics only (events/acls.py). On the local
+# stack over loopback without TLS; a real cluster is reached with SASL_SSL.
+KAFKA_SECURITY_PROTOCOL = env("KAFKA_SECURITY_PROTOCOL", default="SASL_PLAINTEXT")
+KAFKA_SASL_MECHANISM = env("KAFKA_SASL_MECHANISM", default="SCRAM-SHA-512")
+if OMS_ENV == "production" and KAFKA_SECURITY_PROTOCOL == "PLAINTEXT":
+    raise ImproperlyConfigured(
+        "OMS_ENV=production refuses KAFKA_SECURITY_PROTOCOL=PLAINTEXT: anyone who reaches the broker "
+        "could publish any event; use SASL_SSL"
+    )
 # Replicas of each topic the project creates: 1 on the one-node local stack, 3 on its cluster mode
 # (KAFKA_NODES=3, which sets it through stack/env.sh) and on a real cluster.
 KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", default=1)
@@ -288,6 +298,24 @@ LOGGING = {
     # The stripe SDK logs two lines per request at INFO: payments' own metrics count the calls.
     "loggers": {"stripe": {"level": "WARNING"}},
 }
+
+
+def local_kafka_password(principal: str) -> str:
+    """The local stack's Kafka password of `principal` (stack/scripts/up.sh writes the same)."""
+    return f"local-kafka-{principal}"
+
+
+def kafka_principal(service: str) -> tuple[str, str]:
+    """The service's Kafka user name and password: KAFKA_USERNAME and KAFKA_PASSWORD, else the
+    local stack's user of the service's name. Production refuses a local password."""
+    username = env("KAFKA_USERNAME", default=service)
+    password = env("KAFKA_PASSWORD", default=local_kafka_password(username))
+    if OMS_ENV == "production" and password == local_kafka_password(username):
+        raise ImproperlyConfigured(
+            f"OMS_ENV=production refuses to start: KAFKA_PASSWORD is the local stack's {username!r} "
+            "password: set the service's own"
+        )
+    return username, password
 
 
 def service_database(service: str) -> dict:

@@ -8,6 +8,7 @@ from config.settings.base import (
     SHARED_APPS,
     SPECTACULAR_SETTINGS,
     env,
+    kafka_principal,
     service_database,
     static_root,
 )
@@ -16,6 +17,7 @@ SERVICE_NAME = "payments"
 INSTALLED_APPS = [*SHARED_APPS, "payments"]
 ROOT_URLCONF = "config.urls.payments"
 DATABASES = {"default": service_database(SERVICE_NAME)}
+KAFKA_USERNAME, KAFKA_PASSWORD = kafka_principal(SERVICE_NAME)
 STATIC_ROOT = static_root(SERVICE_NAME)
 CELERY_TASK_DEFAULT_QUEUE = SERVICE_NAME
 EVENT_CONSUMERS = ["payments.handlers.CONSUMER"]

@@ -1,12 +1,20 @@
 """The reconciliation service: its apps, URLconf, database and Celery queue."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import SHARED_APPS, SPECTACULAR_SETTINGS, env, service_database, static_root
+from config.settings.base import (
+    SHARED_APPS,
+    SPECTACULAR_SETTINGS,
+    env,
+    kafka_principal,
+    service_database,
+    static_root,
+)
 
 SERVICE_NAME = "reconciliation"
 INSTALLED_APPS = [*SHARED_APPS, "reconciliation"]
 ROOT_URLCONF = "config.urls.reconciliation"
 DATABASES = {"default": service_database(SERVICE_NAME)}
+KAFKA_USERNAME, KAFKA_PASSWORD = kafka_principal(SERVICE_NAME)
 STATIC_ROOT = static_root(SERVICE_NAME)
 CELERY_TASK_DEFAULT_QUEUE = SERVICE_NAME
 EVENT_CONSUMERS = ["reconciliation.handlers.CONSUMER"]

@@ -7,5 +7,5 @@ set -euo pipefail
 
 ctl pid >/dev/null 2>&1 && die "the stack is still running: make down first"
 say "deleting $PG_HOME, var/kafka/data, var/kafka/cluster, var/redis, var/log, var/static"
-rm -rf "$PG_HOME" "$VAR/kafka/data" "$VAR/kafka/server.properties" "$VAR/kafka/cluster" "$VAR/kafka/supervisord.conf" \
+rm -rf "$PG_HOME" "$VAR/kafka/data" "$VAR/kafka/server.properties" "$VAR/kafka/admin-client.properties" "$VAR/kafka/cluster" "$VAR/kafka/supervisord.conf" \
   "$VAR/redis" "$VAR/log" "$VAR/static" "$VAR/run"

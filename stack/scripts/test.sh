@@ -16,6 +16,10 @@ run() {
   local name=$1 settings=$2
   shift 2
   say "tests: $name"
+  # The tests' own Kafka clients (test topics, other services' events) run as the operators'
+  # principal; the running services, which the stack tests exercise, as their own.
+  local KAFKA_USERNAME=$KAFKA_ADMIN_USERNAME KAFKA_PASSWORD=$KAFKA_ADMIN_PASSWORD
+  export KAFKA_USERNAME KAFKA_PASSWORD
   if [ "$settings" = - ]; then
     env -u DJANGO_SETTINGS_MODULE "$VENV/bin/pytest" -p no:django "$@" || failed+=("$name")
   else

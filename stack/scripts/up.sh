@@ -82,7 +82,18 @@ init_kafka() {
       'import os, string, sys; sys.stdout.write(string.Template(sys.stdin.read()).substitute(os.environ))' \
       <"$OMS_ROOT/stack/kafka/server.properties" >"$dir/server.properties"
     [ -f "$dir/data/meta.properties" ] && formatted=$((formatted + 1))
+    if [ -f "$dir/data/meta.properties" ] && [ ! -f "$dir/data/oms-scram-users" ]; then
+      die "$dir/data was formatted before Kafka asked its clients to authenticate: it holds no" \
+        "SCRAM users, so no service could connect. Start afresh: make clean (deletes the stack's" \
+        "data: databases, topics, logs), then make up"
+    fi
   done
+  # The operators' client settings for Kafka's own tools (stack/kafka-cluster: --command-config).
+  cat >"$VAR/kafka/admin-client.properties" <<PROPERTIES
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_ADMIN_USERNAME" password="$KAFKA_ADMIN_PASSWORD";
+PROPERTIES
   ((formatted == KAFKA_NODES)) && return
   ((formatted == 0)) ||
     die "only $formatted of the $KAFKA_NODES Kafka nodes' storage in var/kafka/cluster is formatted" \
@@ -100,10 +111,17 @@ format_kafka() {
   storage_tool() {
     java -cp "$cp" -Dlog4j2.configurationFile="$OMS_ROOT/stack/kafka/log4j2.properties" kafka.tools.StorageTool "$@"
   }
+  # The SCRAM users, written into the metadata as it is formatted (KIP-900): the operators'
+  # principal, and each service's with the local password its settings default to
+  # (config/settings/base.py, local_kafka_password).
+  local users=(--add-scram "SCRAM-SHA-512=[name=$KAFKA_ADMIN_USERNAME,password=$KAFKA_ADMIN_PASSWORD]") svc
+  for svc in $SERVICES; do users+=(--add-scram "SCRAM-SHA-512=[name=$svc,password=local-kafka-$svc]"); done
   cluster_id=$(random_uuid)
   if [ "$KAFKA_NODES" = 1 ]; then
     say "formatting Kafka's KRaft storage"
-    storage_tool format --standalone -t "$cluster_id" -c "$VAR/kafka/server.properties" >"$VAR/log/kafka-format.log"
+    storage_tool format --standalone -t "$cluster_id" "${users[@]}" -c "$VAR/kafka/server.properties" \
+      >"$VAR/log/kafka-format.log"
+    echo "$SERVICES" >"$VAR/kafka/data/oms-scram-users"
     return
   fi
   say "formatting the KRaft storage of Kafka's $KAFKA_NODES nodes"
@@ -112,7 +130,9 @@ format_kafka() {
     controllers+="${controllers:+,}$n@127.0.0.1:${controller_ports[n - 1]}:$(random_uuid)"
   done
   for ((n = 1; n <= KAFKA_NODES; n++)); do
-    storage_tool format -t "$cluster_id" --initial-controllers "$controllers" -c "$(kafka_node_dir "$n")/server.properties"
+    storage_tool format -t "$cluster_id" --initial-controllers "$controllers" "${users[@]}" \
+      -c "$(kafka_node_dir "$n")/server.properties"
+    echo "$SERVICES" >"$(kafka_node_dir "$n")/data/oms-scram-users"
   done >"$VAR/log/kafka-format.log"
 }
 
@@ -154,7 +174,9 @@ bootstrap_services() {
     (
       upper=$(echo "$svc" | tr '[:lower:]' '[:upper:]')
       url_var="${upper}_DATABASE_URL"
+      # As Kafka's operators' principal: it creates the topics and grants the service its ACLs.
       DJANGO_SETTINGS_MODULE="config.settings.$svc" DATABASE_URL="${!url_var}" \
+        KAFKA_USERNAME="$KAFKA_ADMIN_USERNAME" KAFKA_PASSWORD="$KAFKA_ADMIN_PASSWORD" \
         "$VENV/bin/python" "$OMS_ROOT/stack/bootstrap.py" "$svc" >"$VAR/log/bootstrap-$svc.log" 2>&1
     ) &
     pids+=($!)

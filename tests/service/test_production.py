@@ -32,6 +32,9 @@ def real_secrets():
         "INTERNAL_API_KEYS": f"reconciliation={secrets.token_urlsafe(32)}",
         "DEBUG": "false",
         "PAYMENTS_GATEWAY_API_KEY": f"sk_live_{secrets.token_urlsafe(32)}",
+        "KAFKA_USERNAME": settings.SERVICE_NAME,
+        "KAFKA_PASSWORD": secrets.token_urlsafe(32),
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
     }
 
 
@@ -64,6 +67,20 @@ def test_production_refuses_to_start_with_a_weak_value(setting, value, refusal):
 
     assert result.returncode != 0
     assert refusal in result.stderr
+
+
+def test_production_refuses_the_local_stacks_kafka_password():
+    result = run("manage.py", "check", **(real_secrets() | {"KAFKA_PASSWORD": None}))
+
+    assert result.returncode != 0
+    assert f"KAFKA_PASSWORD is the local stack's '{settings.SERVICE_NAME}' password" in result.stderr
+
+
+def test_production_refuses_an_unauthenticated_kafka():
+    result = run("manage.py", "check", **(real_secrets() | {"KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}))
+
+    assert result.returncode != 0
+    assert "refuses KAFKA_SECURITY_PROTOCOL=PLAINTEXT" in result.stderr
 
 
 def test_the_deploy_check_is_clean_in_production_with_real_secrets():

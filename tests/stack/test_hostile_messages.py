@@ -5,12 +5,12 @@ dead-letters it, its consumer processes keep their pids, and the saga goes on (d
 stopped all four services' consumers for ever: the batch rewound to it, the process exited and
 the process manager restarted it onto the same message."""
 
-import os
 import uuid
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from bench import stack
 from bench.stack import query
 from tests.stack.client import customer, outcome, place, product
 from tests.stack.conftest import SERVICES, ctl, wait_until
@@ -29,7 +29,7 @@ def consumer_pids() -> dict[str, str]:
 
 def topics_read() -> dict[str, set[str]]:
     """The event topics each service's consumer group is assigned, as the broker says."""
-    admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]})
+    admin = AdminClient(stack.kafka_config())
     groups = admin.describe_consumer_groups(list(SERVICES))
     return {
         group: {p.topic for member in found.result().members for p in member.assignment.topic_partitions}
@@ -60,7 +60,7 @@ def test_a_message_nested_100000_deep_on_every_topic_is_dead_lettered_and_the_sa
     )
     run = uuid.uuid4().hex[:10]
     keys = {topic: f"hostile-{run}-{topic}" for topic in TOPICS}
-    producer = Producer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]})
+    producer = Producer(stack.kafka_config())
     for topic, key in keys.items():
         producer.produce(topic, key=key.encode(), value=DEEP)
     assert producer.flush(30) == 0
