@@ -108,18 +108,6 @@ SEED = """
 """
 
 
-def _java_kafka_config() -> dict:
-    """The bench's Kafka settings (stack.kafka_config) as a Java client spells them."""
-    config = stack.kafka_config()
-    return {
-        "bootstrap.servers": config["bootstrap.servers"],
-        "security.protocol": config["security.protocol"],
-        "sasl.mechanism": config["sasl.mechanism"],
-        "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
-        f'username="{config["sasl.username"]}" password="{config["sasl.password"]}";',
-    }
-
-
 def kafka_records_per_second(records: int) -> dict:
     """Kafka's ProducerPerformance: `records` envelopes' worth of bytes, acks=all, idempotent."""
     admin = AdminClient(stack.kafka_config())
@@ -145,8 +133,11 @@ def kafka_records_per_second(records: int) -> dict:
                 str(RECORD_BYTES),
                 "--throughput",
                 "-1",
+                # As the operators' principal (the settings make up writes for Kafka's tools).
+                "--producer.config",
+                f"{os.environ['VAR']}/kafka/admin-client.properties",
                 "--producer-props",
-                *(f"{name}={value}" for name, value in _java_kafka_config().items()),
+                f"bootstrap.servers={os.environ['KAFKA_BOOTSTRAP_SERVERS']}",
                 "acks=all",
                 "enable.idempotence=true",
                 "linger.ms=5",
