@@ -5,7 +5,9 @@ process_batch() applies a poll batch in one transaction. For each message, in or
    header when it has one (without parsing the message), by its envelope otherwise.
 2. If an earlier event of the same aggregate (the message key) is dead-lettered for this
    consumer, the message is parked behind it: not applied out of order.
-3. Unreadable messages and payloads that fail their schema are dead-lettered at once: whatever
+3. Unreadable messages, events on a topic whose owner does not publish them (the broker lets
+   only the owner write its topic; the envelope must say it and its type must be the owner's),
+   and payloads that fail their schema are dead-lettered at once: whatever
    reading one message raises (a bound of events/envelope.py, or any exception at all) is that
    message's outcome, never the consumer's, so no message can stop a consumer.
 Then the batch's events are recorded in the inbox with one multi-row insert (consumer + event
@@ -36,6 +38,7 @@ from events.envelope import MAX_TEXT, Envelope, EnvelopeError
 from events.models import BLOCKING, DeadLetter
 from events.prepared import Statement
 from events.publishing import outbox_batch
+from events.topics import topic_owner
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +172,9 @@ def _prepare(consumer: Consumer, message: Message, parked: set[str]) -> _Ready |
         return Outcome.DEAD
     if envelope.event_type not in consumer.handlers:
         return Outcome.SKIPPED
+    if forged := _not_from_owner(message, envelope):
+        dead_letter(consumer, message, DeadLetter.Status.DEAD, forged, 1, envelope)
+        return Outcome.DEAD
     try:
         payload = schemas.payload_of(envelope)
     except schemas.NewerVersion as exc:
@@ -184,6 +190,20 @@ def _prepare(consumer: Consumer, message: Message, parked: set[str]) -> _Ready |
         dead_letter(consumer, message, DeadLetter.Status.DEAD, f"invalid payload: {_named(exc)}", 1, envelope)
         return Outcome.DEAD
     return _Ready(message, Event(envelope, payload))
+
+
+def _not_from_owner(message: Message, envelope: Envelope) -> str | None:
+    """Why the event cannot have come from its topic's owner, or None when it can. A topic that
+    is no service's (a test's throw-away topic) has no owner to check."""
+    owner = topic_owner(message.topic)
+    if owner is None:
+        return None
+    if envelope.producer != owner:
+        return f"forged event: {message.topic} carries the {owner} service's, not {envelope.producer!r}'s"
+    publisher = schemas.producer_of(envelope.event_type)
+    if publisher != owner:
+        return f"forged event: {envelope.event_type} is published by {publisher}, not on {message.topic}"
+    return None
 
 
 def _named(exc: BaseException) -> str:

@@ -6,8 +6,11 @@ log (written before the producer moved on): `payload_of()` validates the payload
 schema of the version it was written in, then upcasts it step by step to the newest, so a
 handler only ever sees the newest shape.
 
-    register("OrderCreated", 1, OrderCreatedV1)
-    register("OrderCreated", 2, OrderCreatedV2, upcast=lambda v1: {**v1, "currency": "EUR"})
+    register("OrderCreated", 1, OrderCreatedV1, producer="orders")
+    register("OrderCreated", 2, OrderCreatedV2, producer="orders", upcast=add_currency)
+
+Each event type has one producer, the service whose topic carries it: `producer_of()` is how a
+consumer checks that an event came from where it may (events/processing.py).
 """
 
 from collections.abc import Callable
@@ -36,6 +39,8 @@ class EventSchema:
     event_type: str
     version: int
     model: type[pydantic.BaseModel]
+    # The one service that publishes this event type.
+    producer: str
     # Turns a valid payload of version - 1 into one of this version.
     upcast: Upcast | None = None
 
@@ -43,17 +48,31 @@ class EventSchema:
 _registry: dict[str, dict[int, EventSchema]] = {}
 
 
-def register(event_type: str, version: int, model: type[pydantic.BaseModel], upcast: Upcast | None = None):
+def register(
+    event_type: str,
+    version: int,
+    model: type[pydantic.BaseModel],
+    *,
+    producer: str,
+    upcast: Upcast | None = None,
+):
     versions = _registry.setdefault(event_type, {})
     if version in versions:
         raise ValueError(f"{event_type} v{version} is registered twice")
     if version > 1 and upcast is None:
         raise ValueError(f"{event_type} v{version} needs an upcast from v{version - 1}")
-    versions[version] = EventSchema(event_type, version, model, upcast)
+    if any(schema.producer != producer for schema in versions.values()):
+        raise ValueError(f"{event_type} is published by {producer_of(event_type)}, not {producer}")
+    versions[version] = EventSchema(event_type, version, model, producer, upcast)
 
 
 def latest_version(event_type: str) -> int:
     return max(_versions(event_type))
+
+
+def producer_of(event_type: str) -> str:
+    """The service that publishes `event_type` (SchemaError for a type no one registered)."""
+    return next(iter(_versions(event_type).values())).producer
 
 
 def is_registered(event_type: str) -> bool:

@@ -34,6 +34,15 @@ def event_topic(service: str) -> str:
     return f"oms.{service}.events"
 
 
+def topic_owner(topic: str) -> str | None:
+    """The service whose events `topic` carries (the only one the broker lets write it), or None
+    for a topic that is not a service's event topic."""
+    for service in SERVICES:
+        if topic == event_topic(service):
+            return service
+    return None
+
+
 def dead_letter_topic(service: str) -> str:
     """The topic a service's consumers send the events they could not handle to."""
     return f"oms.{service}.dead-letter"

@@ -37,8 +37,8 @@ class InventoryCommittedV1(pydantic.BaseModel):
     order_id: str
 
 
-register("ProductUpdated", 1, ProductUpdatedV1)
-register("InventoryReserved", 1, InventoryReservedV1)
-register("InventoryRejected", 1, InventoryRejectedV1)
-register("InventoryReleased", 1, InventoryReleasedV1)
-register("InventoryCommitted", 1, InventoryCommittedV1)
+register("ProductUpdated", 1, ProductUpdatedV1, producer="inventory")
+register("InventoryReserved", 1, InventoryReservedV1, producer="inventory")
+register("InventoryRejected", 1, InventoryRejectedV1, producer="inventory")
+register("InventoryReleased", 1, InventoryReleasedV1, producer="inventory")
+register("InventoryCommitted", 1, InventoryCommittedV1, producer="inventory")

@@ -31,7 +31,7 @@ class OrderFailedV1(pydantic.BaseModel):
     reason: Literal["out_of_stock", "payment_declined", "timeout", "invalid_order", "compensated"]
 
 
-register("OrderCreated", 1, OrderCreatedV1)
-register("OrderCancelled", 1, OrderCancelledV1)
-register("OrderCompleted", 1, OrderCompletedV1)
-register("OrderFailed", 1, OrderFailedV1)
+register("OrderCreated", 1, OrderCreatedV1, producer="orders")
+register("OrderCancelled", 1, OrderCancelledV1, producer="orders")
+register("OrderCompleted", 1, OrderCompletedV1, producer="orders")
+register("OrderFailed", 1, OrderFailedV1, producer="orders")

@@ -28,5 +28,5 @@ class PaymentRefundedV1(pydantic.BaseModel):
     amount: Money
 
 
-register("PaymentProcessed", 1, PaymentProcessedV1)
-register("PaymentRefunded", 1, PaymentRefundedV1)
+register("PaymentProcessed", 1, PaymentProcessedV1, producer="payments")
+register("PaymentRefunded", 1, PaymentRefundedV1, producer="payments")

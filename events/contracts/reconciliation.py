@@ -63,9 +63,9 @@ class RepublishEventsV1(Command):
     services: list[Service] = pydantic.Field(min_length=1)
 
 
-register("ReleaseReservation", 1, ReleaseReservationV1)
-register("CommitReservation", 1, CommitReservationV1)
-register("RecountReserved", 1, RecountReservedV1)
-register("RefundPayment", 1, RefundPaymentV1)
-register("FailOrder", 1, FailOrderV1)
-register("RepublishEvents", 1, RepublishEventsV1)
+register("ReleaseReservation", 1, ReleaseReservationV1, producer="reconciliation")
+register("CommitReservation", 1, CommitReservationV1, producer="reconciliation")
+register("RecountReserved", 1, RecountReservedV1, producer="reconciliation")
+register("RefundPayment", 1, RefundPaymentV1, producer="reconciliation")
+register("FailOrder", 1, FailOrderV1, producer="reconciliation")
+register("RepublishEvents", 1, RepublishEventsV1, producer="reconciliation")

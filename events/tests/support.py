@@ -37,9 +37,13 @@ class CreditedV2(pydantic.BaseModel):
 
 
 if not schemas.is_registered("TestCredited"):
-    schemas.register("TestCredited", 1, CreditedV1)
+    schemas.register("TestCredited", 1, CreditedV1, producer="tests")
     schemas.register(
-        "TestCredited", 2, CreditedV2, upcast=lambda v1: {"amount_cents": v1["amount"] * 100, "memo": "(v1)"}
+        "TestCredited",
+        2,
+        CreditedV2,
+        producer="tests",
+        upcast=lambda v1: {"amount_cents": v1["amount"] * 100, "memo": "(v1)"},
     )
 
 

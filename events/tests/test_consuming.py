@@ -268,7 +268,7 @@ def test_a_version_newer_than_the_consumer_knows_waits_for_its_upgrade_then_appl
     assert "TestCredited v3 is newer than this service knows (v2): waiting for an upgrade" in letters[0].error
 
     # when: the consumer starts again with code that reads v3
-    schemas.register("TestCredited", 3, support.CreditedV2, upcast=lambda v2: v2)
+    schemas.register("TestCredited", 3, support.CreditedV2, producer="tests", upcast=lambda v2: v2)
     try:
         with support.consumer_thread(consumer):
             wait_until(lambda: account("a") == (350, 3), timeout=30, message="the waiting events to apply")

@@ -41,4 +41,12 @@ def test_an_unknown_event_type_is_refused():
 
 def test_a_version_cannot_be_registered_without_an_upcast_from_the_previous_one():
     with pytest.raises(ValueError, match="needs an upcast"):
-        schemas.register("TestOther", 2, CreditedV2)
+        schemas.register("TestOther", 2, CreditedV2, producer="tests")
+
+
+def test_an_event_type_has_one_producer():
+    with pytest.raises(ValueError, match="TestCredited is published by tests, not orders"):
+        schemas.register("TestCredited", 9, CreditedV2, producer="orders", upcast=lambda v: v)
+
+    assert schemas.producer_of("TestCredited") == "tests"
+    assert schemas.producer_of("RefundPayment") == "reconciliation"
